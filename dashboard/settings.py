@@ -1,0 +1,295 @@
+"""Settings: one TOML file, every key with a default and a one-line description (SPEC §13)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from loaders.enums import DEFAULT_CATEGORY_ALIASES
+from loaders.errors import ConfigError
+from loaders.schema import TABLES
+
+CONFIG_ENV = "GRIDWATCH_CONFIG"
+DEFAULT_CONFIG_NAME = "gridwatch.toml"
+COORD_SYS_PATTERN = r"^(wgs84|cgcs2000|gcj02|bd09|EPSG:\d{4,6})$"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSettings(_Section):
+    """One source system (grid DB or case DB): a SQLAlchemy URL and/or files per table."""
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL of the database, e.g. postgresql://user:${PGPASS}@host/db; "
+        "empty when every table comes from a file")
+    coord_sys: str = Field(
+        "wgs84", pattern=COORD_SYS_PATTERN,
+        description="coordinate system of geometry and lon/lat: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn")
+    queries: dict[str, str] = Field(
+        default_factory=dict,
+        description="SELECT per canonical table returning canonical column names "
+        "(default SELECT * FROM <table>)")
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="file per canonical table: .gpkg/.shp/.geojson for geometry tables, .csv/.xlsx otherwise; "
+        "relative paths are relative to the config file")
+    columns: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="per table, source column name -> canonical name (e.g. Chinese XLSX headers)")
+    sheets: dict[str, str] = Field(
+        default_factory=dict, description="per table, the XLSX sheet to read (default: the first)")
+    connect_timeout_seconds: int = Field(
+        10, ge=1, le=600, description="seconds to wait when connecting before the source counts as unreachable")
+    fast_path: bool = Field(
+        True, description="read through Arrow (ADBC) where the driver allows; false forces plain SQLAlchemy")
+
+    @field_validator("queries", "files", "columns", "sheets")
+    @classmethod
+    def _known_tables(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(TABLES))
+        if unknown:
+            raise ValueError(f"unknown table(s) {unknown}; expected some of {sorted(TABLES)}")
+        return value
+
+
+class SourcesSettings(_Section):
+    """The two source systems."""
+
+    grid: SourceSettings = Field(
+        default_factory=lambda: SourceSettings(url="sqlite:///data/demo/grid.sqlite"),
+        description="grid database (网格化管理平台): townships, communities, grids, workers, inspections")
+    case: SourceSettings = Field(
+        default_factory=lambda: SourceSettings(url="sqlite:///data/demo/case.sqlite"),
+        description="case database (信访信息系统): cases, leaders, 包案, 督办")
+
+
+class RefreshSettings(_Section):
+    """Scheduled refresh."""
+
+    interval_minutes: int = Field(5, ge=1, le=1440, description="minutes between scheduled refreshes")
+    overlap_minutes: int = Field(
+        30, ge=0, description="incremental reads go back this far before the last updated_at watermark")
+    keep_versions: int = Field(5, ge=2, le=1000, description="snapshot versions kept on disk")
+
+
+class ValidationSettings(_Section):
+    """Row validation at load."""
+
+    future_tolerance_hours: float = Field(
+        24.0, ge=0, description="timestamps later than now plus this many hours are rejected as future dates")
+    bounds: tuple[float, float, float, float] = Field(
+        (73.0, 3.0, 136.0, 54.0),
+        description="lon_min, lat_min, lon_max, lat_max outside which coordinates are not used (default: China)")
+
+
+class CategorySettings(_Section):
+    """Case categories."""
+
+    aliases: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_CATEGORY_ALIASES),
+        description="local category name -> one of the 17 first-level categories (post-2018 renames)")
+
+
+class AssignmentSettings(_Section):
+    """Placing cases on grids."""
+
+    nearest_tolerance_m: float = Field(
+        200.0, ge=0, description="a point outside all grids but this close (metres) goes to the nearest grid")
+    outside_jurisdiction_km: float = Field(
+        20.0, ge=0, description="points farther than this (km) outside the jurisdiction are not used")
+
+
+class MapSettings(_Section):
+    """Map display."""
+
+    tile_url: str | None = Field(
+        None, description="XYZ tile URL template on the intranet, e.g. http://tiles.local/{z}/{x}/{y}.png; "
+        "empty for a blank offline basemap")
+    tiles_coord_sys: Literal["wgs84", "gcj02"] = Field(
+        "wgs84", description="coordinate system of the configured tiles; gcj02 shifts the display to match")
+    point_limit: int = Field(
+        20000, ge=0, description="most case points drawn on one map; larger scopes show aggregates")
+
+
+class DemoSettings(_Section):
+    """The embedded demo (示例数据)."""
+
+    enabled: bool = Field(
+        True, description="build and serve synthetic demo sources; every page then shows 示例数据")
+    cases: int = Field(30000, ge=100, le=20_000_000, description="number of synthetic cases in one year")
+    grids: int = Field(600, ge=20, le=10000, description="number of synthetic grids")
+    seed: int = Field(20261122, description="random seed; the same seed gives the same demo data")
+    district_code: str = Field(
+        "150102", description="6-digit code of the real district outline used (default 呼和浩特市新城区)")
+
+
+class ServerSettings(_Section):
+    """The Streamlit server started by `gridwatch demo`."""
+
+    address: str = Field("127.0.0.1", description="address the app listens on")
+    port: int = Field(8501, ge=1, le=65535, description="port the app listens on")
+
+
+class Settings(_Section):
+    """All settings of one Gridwatch installation."""
+
+    data_dir: str = Field("data", description="snapshots, app DB and locks; relative to the config file")
+    timezone: str = Field("Asia/Shanghai", description="time zone of naive source timestamps and of day boundaries")
+    jurisdiction_level: Literal["county", "city", "province"] = Field(
+        "county", description="administrative level of the body running the dashboard (for 越级 tests)")
+    jurisdiction_name: str = Field("", description="name shown in titles; default: the demo district's name")
+    sources: SourcesSettings = Field(default_factory=SourcesSettings, description="source systems")
+    refresh: RefreshSettings = Field(default_factory=RefreshSettings, description="scheduled refresh")
+    validation: ValidationSettings = Field(default_factory=ValidationSettings, description="row validation")
+    categories: CategorySettings = Field(default_factory=CategorySettings, description="case categories")
+    assignment: AssignmentSettings = Field(default_factory=AssignmentSettings, description="case placement")
+    map: MapSettings = Field(default_factory=MapSettings, description="map display")
+    demo: DemoSettings = Field(default_factory=DemoSettings, description="embedded demo data")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="app server")
+
+    # Directory that relative paths are resolved against (the config file's folder); not a TOML key.
+    base_dir: str = Field(".", exclude=True, description="folder of the config file (set by the loader)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; expected an IANA name like Asia/Shanghai") from exc
+        return value
+
+    def path(self, value: str | os.PathLike[str]) -> Path:
+        """Resolve a path from the config against the config file's folder."""
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def data_path(self) -> Path:
+        return self.path(self.data_dir)
+
+    def resolve_url(self, url: str) -> str:
+        """Make a relative sqlite:/// URL relative to the config folder."""
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix):]))
+        return url
+
+    def config_hash(self) -> str:
+        """Stable hash of the effective settings (written to snapshot manifests)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to use: --config, then $GRIDWATCH_CONFIG, then ./gridwatch.toml; None if absent."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.exists() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the config; with no file, the embedded-demo defaults. Raises ConfigError."""
+    found = find_config(path)
+    if found is None:
+        return Settings(base_dir=str(Path.cwd()))
+    if not found.exists():
+        raise ConfigError(f"配置文件不存在 / config file not found: {found}. "
+                          f"Create it or pass --config PATH.")
+    try:
+        raw = tomllib.loads(found.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{found}: not valid TOML ({exc}). Fix the syntax at the position given.") from exc
+    return settings_from_dict(raw, base_dir=found.resolve().parent, origin=str(found))
+
+
+def settings_from_dict(raw: dict[str, Any], *, base_dir: str | os.PathLike[str] = ".",
+                       origin: str = "config") -> Settings:
+    """Validate a parsed config dict (after ${ENV} expansion). Raises ConfigError naming the key."""
+    expanded = _expand_env(raw, origin=origin, key_path=())
+    if "base_dir" in expanded:
+        raise ConfigError(f"{origin}: base_dir is not a setting; relative paths follow the config file.")
+    try:
+        return Settings(**expanded, base_dir=str(base_dir))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        expected = describe_key(key)
+        got = err.get("input")
+        got_text = "" if isinstance(got, dict) else f", got {got!r}"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling against the configuration reference in README.md)"
+        raise ConfigError(f"{origin}: {key}: {msg}{got_text}. Expected: {expected}") from None
+
+
+def _expand_env(value: Any, *, origin: str, key_path: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, origin=origin, key_path=(*key_path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, origin=origin, key_path=key_path) for v in value]
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{origin}: {'.'.join(key_path)}: environment variable {name} is not set. "
+                                  f"Set it, or write the value directly.")
+            return os.environ[name]
+        return _ENV_REF.sub(sub, value)
+    return value
+
+
+def iter_settings(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(dotted key, default, description) for every setting, depth first; sections included."""
+    rows: list[tuple[str, Any, str]] = []
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        key = f"{prefix}{name}"
+        ann = field.annotation
+        default = field.get_default(call_default_factory=True)
+        rows.append((key, default, field.description or ""))
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(iter_settings(ann, prefix=f"{key}."))
+    return rows
+
+
+def describe_key(key: str) -> str:
+    """The description of a dotted key (nearest documented ancestor for dict entries)."""
+    table = {k: d for k, _, d in iter_settings()}
+    parts = key.split(".")
+    # sources.grid.queries.cases -> sources.grid.queries -> sources.{grid,case}.x shares one model
+    while parts:
+        k = ".".join(parts)
+        if k in table:
+            return table[k]
+        parts.pop()
+    return "see the configuration reference in README.md"
+
+
+def reference_markdown() -> str:
+    """The configuration reference as a Markdown table (README and `gridwatch config`)."""
+    lines = ["| key | default | description |", "|---|---|---|"]
+    for key, default, desc in iter_settings():
+        if isinstance(default, BaseModel):
+            lines.append(f"| `[{key}]` | | {desc} |")
+            continue
+        shown = json.dumps(default, ensure_ascii=False) if default not in (None, "") else ""
+        lines.append(f"| `{key}` | `{shown}` | {desc} |" if shown else f"| `{key}` | | {desc} |")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Pure functions on frames: coordinates, assignment, aggregation. No I/O, no streamlit."""
