@@ -125,7 +125,8 @@ class DemoSettings(_Section):
     """The embedded demo (示例数据)."""
 
     enabled: bool = Field(
-        True, description="build and serve synthetic demo sources; every page then shows 示例数据")
+        False, description="build and serve synthetic demo sources, every page marked 示例数据 "
+        "(true when no config file is found)")
     cases: int = Field(30000, ge=100, le=20_000_000, description="number of synthetic cases in one year")
     grids: int = Field(600, ge=20, le=10000, description="number of synthetic grids")
     seed: int = Field(20261122, description="random seed; the same seed gives the same demo data")
@@ -208,7 +209,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read and validate the config; with no file, the embedded-demo defaults. Raises ConfigError."""
     found = find_config(path)
     if found is None:
-        return Settings(base_dir=str(Path.cwd()))
+        return Settings(base_dir=str(Path.cwd()), demo=DemoSettings(enabled=True))
     if not found.exists():
         raise ConfigError(f"配置文件不存在 / config file not found: {found}. "
                           f"Create it or pass --config PATH.")
@@ -255,18 +256,18 @@ def _expand_env(value: Any, *, origin: str, key_path: tuple[str, ...]) -> Any:
     return value
 
 
-def iter_settings(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, Any, str]]:
+def iter_settings(model: BaseModel | None = None, prefix: str = "") -> list[tuple[str, Any, str]]:
     """(dotted key, default, description) for every setting, depth first; sections included."""
+    model = model if model is not None else Settings()
     rows: list[tuple[str, Any, str]] = []
-    for name, field in model.model_fields.items():
+    for name, field in type(model).model_fields.items():
         if field.exclude:
             continue
         key = f"{prefix}{name}"
-        ann = field.annotation
-        default = field.get_default(call_default_factory=True)
-        rows.append((key, default, field.description or ""))
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            rows.extend(iter_settings(ann, prefix=f"{key}."))
+        value = getattr(model, name)
+        rows.append((key, value, field.description or ""))
+        if isinstance(value, BaseModel):
+            rows.extend(iter_settings(value, prefix=f"{key}."))
     return rows
 
 
@@ -287,9 +288,10 @@ def reference_markdown() -> str:
     """The configuration reference as a Markdown table (README and `gridwatch config`)."""
     lines = ["| key | default | description |", "|---|---|---|"]
     for key, default, desc in iter_settings():
+        desc = desc.replace("|", "\\|")
         if isinstance(default, BaseModel):
             lines.append(f"| `[{key}]` | | {desc} |")
             continue
-        shown = json.dumps(default, ensure_ascii=False) if default not in (None, "") else ""
+        shown = json.dumps(default, ensure_ascii=False).replace("|", "\\|") if default not in (None, "") else ""
         lines.append(f"| `{key}` | `{shown}` | {desc} |" if shown else f"| `{key}` | | {desc} |")
     return "\n".join(lines)
