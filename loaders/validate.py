@@ -127,7 +127,7 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext
     drop = np.zeros(len(raw), dtype=bool)
     for col in table.columns:
         if col.name not in raw.columns:
-            df[col.name] = _empty(col, ctx)
+            df[col.name] = _empty(col, ctx, len(raw))
             continue
         values, bad, reason = _convert(raw[col.name].reset_index(drop=True), col, ctx)
         df[col.name] = values
@@ -165,11 +165,11 @@ def _row_keys(raw: pd.DataFrame, table: Table, row_no: pd.Series) -> pd.Series:
     return key.fillna(row_no).where(key.str.len() > 0, row_no)
 
 
-def _empty(col: Column, ctx: ValidationContext) -> pd.Series:
+def _empty(col: Column, ctx: ValidationContext, n: int) -> pd.Series:
     dtype = _dtype(col, ctx)
     if col.dtype == "geometry":
-        return pd.Series(None, dtype=object)
-    return pd.Series(pd.NA if dtype != "float64" else np.nan, dtype=dtype)
+        return pd.Series([None] * n, dtype=object)
+    return pd.Series([pd.NA if dtype != "float64" else np.nan] * n, dtype=dtype)
 
 
 def _dtype(col: Column, ctx: ValidationContext) -> str | pd.DatetimeTZDtype:
@@ -368,6 +368,7 @@ def _check_polygons(df: pd.DataFrame, table: Table, ctx: ValidationContext, rej:
     df = df.copy()
     geoms = df["geometry"].to_numpy(dtype=object).copy()
     present = ~pd.isna(geoms)
+    geoms[~present] = None
     gtype = np.full(len(geoms), -1)
     gtype[present] = shapely.get_type_id(geoms[present])
     polygonal = np.isin(gtype, (3, 6))  # Polygon, MultiPolygon
