@@ -13,9 +13,8 @@ from dashboard.texts import t
 from loaders.errors import GridwatchError
 
 
-@st.cache_resource(show_spinner=False)
 def settings() -> Settings:
-    """Settings are read once per process; a bad config is shown by `page_guard`."""
+    """Settings of this run (a small TOML parse; re-read so a changed config applies on the next rerun)."""
     return load_settings()
 
 
