@@ -6,17 +6,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-EARTH_RADIUS_M = 6_371_008.8
+from geo.coords import distance_m
+
 METHODS = ("point", "grid_code", "township_code", "nearest", "unassigned")
-
-
-def haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in metres between WGS-84 points (degrees)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def points_in_grids(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray) -> np.ndarray:
@@ -57,7 +49,7 @@ def nearest_grids(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray, *, tolera
         return idx, dist
     line = shapely.shortest_line(pts[pi], geoms[gi])
     coords = shapely.get_coordinates(line).reshape(-1, 2, 2)
-    metres = haversine_m(coords[:, 0, 0], coords[:, 0, 1], coords[:, 1, 0], coords[:, 1, 1])
+    metres = distance_m(coords[:, 0, 0], coords[:, 0, 1], coords[:, 1, 0], coords[:, 1, 1])
     within = metres <= tolerance_m
     where = np.flatnonzero(ok)[pi[within]]
     idx[where] = gi[within]
