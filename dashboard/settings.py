@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from loaders.enums import DEFAULT_CATEGORY_ALIASES
 from loaders.errors import ConfigError
 from loaders.schema import TABLES
+from loaders.validate import epsg_known
 
 CONFIG_ENV = "GRIDWATCH_CONFIG"
 DEFAULT_CONFIG_NAME = "gridwatch.toml"
@@ -52,6 +53,13 @@ class SourceSettings(_Section):
         10, ge=1, le=600, description="seconds to wait when connecting before the source counts as unreachable")
     fast_path: bool = Field(
         True, description="read through Arrow (ADBC) where the driver allows; false forces plain SQLAlchemy")
+
+    @field_validator("coord_sys")
+    @classmethod
+    def _known_epsg(cls, value: str) -> str:
+        if value.startswith("EPSG:") and not epsg_known(value):
+            raise ValueError(f"{value} is not a coordinate system pyproj knows")
+        return value
 
     @field_validator("queries", "files", "columns", "sheets")
     @classmethod

@@ -9,6 +9,7 @@ while the row is kept; an invalid polygon is repaired with `make_valid` and repo
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -433,6 +434,10 @@ def _check_coord_sys(df: pd.DataFrame, table: Table, ctx: ValidationContext, rej
     norm = lowered.map(lambda v: _COORD_SYS_ALIASES.get(v, v), na_action="ignore")
     norm = norm.where(~norm.str.startswith("epsg:").fillna(False), norm.str.upper())
     valid = norm.str.fullmatch(_COORD_SYS_RE.pattern).fillna(False).astype(bool)
+    epsg = valid & norm.str.startswith("EPSG:").fillna(False)
+    if epsg.any():
+        known = {code: epsg_known(code) for code in norm[epsg].unique()}
+        valid &= ~epsg | norm.map(known).fillna(True).astype(bool)
     bad = (raw.notna() & ~valid).to_numpy()
     if bad.any():
         rej.add(table.name, df["_key"][bad], "coord_sys", "未知坐标系，坐标未使用", ACTION_VALUE_CLEARED,
@@ -440,6 +445,19 @@ def _check_coord_sys(df: pd.DataFrame, table: Table, ctx: ValidationContext, rej
         df.loc[bad, ["lon", "lat"]] = np.nan
     df["coord_sys"] = norm.where(valid, ctx.coord_sys).astype(STR)
     return df
+
+
+@lru_cache(maxsize=256)
+def epsg_known(code: str) -> bool:
+    """Whether pyproj knows the EPSG code (e.g. EPSG:4547)."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(code)
+    except CRSError:
+        return False
+    return True
 
 
 def coordinate_problems(lon: np.ndarray, lat: np.ndarray, *,
