@@ -97,7 +97,7 @@ def view_for(bounds: tuple[float, float, float, float], *, width_px: int = 1000)
     """A view that frames `bounds` (lon_min, lat_min, lon_max, lat_max)."""
     x0, y0, x1, y1 = bounds
     span = max(x1 - x0, (y1 - y0) * 1.3, 1e-4)
-    zoom = float(np.clip(np.log2(360 * (width_px / 512) / span), 3, 18))
+    zoom = float(np.clip(np.log2(360 * (width_px / 512) / span) - 0.4, 3, 18))  # a little margin
     return pdk.ViewState(longitude=(x0 + x1) / 2, latitude=(y0 + y1) / 2, zoom=round(zoom, 2), pitch=0)
 
 
