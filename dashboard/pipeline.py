@@ -18,11 +18,15 @@ import pandas as pd
 
 from dashboard import snapshots
 from dashboard.settings import Settings
-from geo.assign import assign_cases
+import geopandas as gpd
+
+from geo.assign import FAR_REASON, assign_cases
+from geo.gridcheck import grid_issues
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
 from loaders.load import LoadResult, load_sources
-from loaders.schema import CASES, PERSONAL_COLUMNS
+from loaders.schema import ACTION_VALUE_CLEARED, CASES, PERSONAL_COLUMNS
+from loaders.validate import Rejections
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "refresh.lock"
@@ -104,15 +108,35 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None) -> str
         areas = _areas_to_wgs84(loaded)
         cases = _cases_to_wgs84(loaded.tables["cases"])
     with timer.step("assign"):
-        placed = assign_cases(cases, areas["grids"], tolerance_m=settings.assignment.nearest_tolerance_m)
+        placed = assign_cases(cases, areas["grids"], tolerance_m=settings.assignment.nearest_tolerance_m,
+                              outside_km=settings.assignment.outside_jurisdiction_km)
+        cases = _drop_far_coordinates(cases, placed, loaded)
+    with timer.step("grid_checks"):
+        issues = grid_issues(areas["grids"])
     with timer.step("tables"):
-        tables = snapshot_tables(loaded, areas, cases, placed)
+        tables = snapshot_tables(loaded, areas, cases, placed.drop(columns="far_outside"))
+        tables["grid_issues"] = gpd.GeoDataFrame(issues, geometry="geometry", crs="EPSG:4326")
     version = snapshots.new_version()
     with timer.step("write"), snapshots.writing(settings.data_path, version) as folder:
         _write_tables(folder, tables)
         snapshots.write_manifest(folder, _manifest(settings, version, loaded, tables, timer))
     snapshots.publish(settings.data_path, version, keep=settings.refresh.keep_versions)
     return version
+
+
+def _drop_far_coordinates(cases: pd.DataFrame, placed: pd.DataFrame, loaded: LoadResult) -> pd.DataFrame:
+    """Clear coordinates far outside the jurisdiction and report them with the row (SPEC §5)."""
+    far = placed["far_outside"].to_numpy()
+    if not far.any():
+        return cases
+    out = cases.copy()
+    shown = out["lon"].round(6).astype("str") + "," + out["lat"].round(6).astype("str")
+    rej = Rejections()
+    rej.add("cases", out.loc[far, "case_id"], "lon/lat", FAR_REASON, ACTION_VALUE_CLEARED, shown[far])
+    loaded.rejected = pd.concat([loaded.rejected, rej.frame()], ignore_index=True)
+    out.loc[far, ["lon", "lat"]] = np.nan
+    out.loc[far, "coord_issue"] = FAR_REASON
+    return out
 
 
 def _areas_to_wgs84(loaded: LoadResult) -> dict[str, pd.DataFrame]:

@@ -45,9 +45,9 @@ def snapshots_dir(data_dir: Path) -> Path:
 
 
 def new_version(now: datetime | None = None) -> str:
-    """Sortable, unique version name such as 20261122T013000Z-1a2b3c."""
+    """Sortable, unique version name such as 20261122T013000.123456Z-1a2b (UTC, microseconds)."""
     now = now or datetime.now(timezone.utc)
-    return now.strftime("%Y%m%dT%H%M%S") + "Z-" + uuid.uuid4().hex[:6]
+    return now.strftime("%Y%m%dT%H%M%S.%f") + "Z-" + uuid.uuid4().hex[:4]
 
 
 @contextmanager

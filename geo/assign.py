@@ -57,18 +57,37 @@ def nearest_grids(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray, *, tolera
     return idx, dist
 
 
-def assign_cases(cases: pd.DataFrame, grids: pd.DataFrame, *, tolerance_m: float = 200.0) -> pd.DataFrame:
+FAR_REASON = "坐标远离辖区，坐标未使用"
+
+
+def far_from_grids(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray, *, outside_km: float) -> np.ndarray:
+    """Points farther than `outside_km` outside the bounding box of all grids (cheap, conservative)."""
+    if len(geoms) == 0:
+        return np.zeros(len(lon), dtype=bool)
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    dlat = outside_km / 111.0
+    dlon = outside_km / (111.0 * max(np.cos(np.radians((y0 + y1) / 2)), 0.1))
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(lon) & ((lon < x0 - dlon) | (lon > x1 + dlon) | (lat < y0 - dlat) | (lat > y1 + dlat))
+
+
+def assign_cases(cases: pd.DataFrame, grids: pd.DataFrame, *, tolerance_m: float = 200.0,
+                 outside_km: float = 20.0) -> pd.DataFrame:
     """grid_id, community_id, township_id and assign_method for each case (WGS-84 lon/lat).
 
     `grids` needs grid_id, community_id, township_id, geometry. Order of precedence: the point's
     grid (`point`), the case's own grid code (`grid_code`), its township code (`township_code`),
     the nearest grid within `tolerance_m` (`nearest`), else `unassigned`. Returns a new frame
-    aligned with `cases` (same index).
+    aligned with `cases` (same index); `far_outside` marks points more than `outside_km` outside
+    the grids, whose coordinates were not used.
     """
     g = grids.sort_values("grid_id", kind="stable").reset_index(drop=True)
     geoms = np.asarray(g["geometry"].to_numpy(), dtype=object)
-    lon = cases["lon"].to_numpy(dtype="float64", na_value=np.nan)
-    lat = cases["lat"].to_numpy(dtype="float64", na_value=np.nan)
+    lon = cases["lon"].to_numpy(dtype="float64", na_value=np.nan).copy()
+    lat = cases["lat"].to_numpy(dtype="float64", na_value=np.nan).copy()
+    far = far_from_grids(lon, lat, geoms, outside_km=outside_km)
+    lon[far] = np.nan  # not used, never moved: the case falls back to its codes
+    lat[far] = np.nan
     hit = points_in_grids(lon, lat, geoms)
     method = np.where(hit >= 0, "point", "unassigned").astype(object)
 
@@ -102,4 +121,5 @@ def assign_cases(cases: pd.DataFrame, grids: pd.DataFrame, *, tolerance_m: float
         "community_id": pd.array(community, dtype="str"),
         "township_id": pd.array(township, dtype="str"),
         "assign_method": pd.array(method, dtype="str"),
+        "far_outside": far,
     }, index=cases.index)
