@@ -16,6 +16,8 @@ BLANK_STYLE_PATH = "/app/static/blank-style.json"
 SEQUENTIAL = [(255, 255, 178), (254, 217, 118), (254, 178, 76), (253, 141, 60), (240, 59, 32), (189, 0, 38)]
 NO_DATA = (90, 100, 115)
 OUTLINE = [230, 237, 245]
+CJK_FONTS = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
+ASCII = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"\\')
 COORD_DECIMALS = 5  # about 1 m: plenty for display, keeps the deck JSON small
 
 
@@ -87,9 +89,10 @@ def label_layer(labels: pd.DataFrame) -> pdk.Layer:
     """Township names at representative points; the CJK font comes from the system font stack."""
     return pdk.Layer(
         "TextLayer", labels, id="township-names", get_position=["lon", "lat"], get_text="name",
-        get_size=14, get_color=[255, 255, 255, 230], font_family='"WenQuanYi Micro Hei", "Noto Sans CJK SC", '
-        '"Microsoft YaHei", "PingFang SC", sans-serif', character_set="auto", outline_width=2,
-        outline_color=[14, 26, 43, 255], font_settings={"sdf": True},
+        # pydeck reads bare strings as expressions: quote literals; list the glyphs explicitly.
+        get_size=15, get_color=[255, 255, 255, 235], font_family=f'"{CJK_FONTS}"',
+        character_set='"' + "".join(sorted(set("".join(labels["name"].astype(str))) | set(ASCII))) + '"',
+        get_text_anchor='"middle"', get_alignment_baseline='"center"', pickable=False,
     )
 
 

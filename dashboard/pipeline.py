@@ -163,8 +163,8 @@ def _areas_to_wgs84(loaded: LoadResult) -> dict[str, pd.DataFrame]:
 
 def _cases_to_wgs84(cases: pd.DataFrame) -> pd.DataFrame:
     out = cases.copy()
-    lon = out["lon"].to_numpy(dtype="float64", na_value=np.nan)
-    lat = out["lat"].to_numpy(dtype="float64", na_value=np.nan)
+    lon = out["lon"].to_numpy(dtype="float64", na_value=np.nan).copy()
+    lat = out["lat"].to_numpy(dtype="float64", na_value=np.nan).copy()
     cs = out["coord_sys"].to_numpy(dtype=object)
     need = ~np.isin(cs, ["wgs84", "cgcs2000", "EPSG:4326", "EPSG:4490"]) & ~np.isnan(lon)
     if need.any():

@@ -50,7 +50,11 @@ def test_map_page_renders_grids_offline(snapshot_config: Path) -> None:
     assert by_name["第6网格"]["cases"] == 1 and by_name["第5网格"]["cases"] == 1  # C004 by grid code
     assert by_name["第4网格"]["cases"] == 0
     assert len(layers["townships"]["data"]["features"]) == 2
-    assert "迎新路街道" in json.dumps(layers["township-names"], ensure_ascii=False)
+    names = layers["township-names"]
+    assert "迎新路街道" in json.dumps(names, ensure_ascii=False)
+    # pydeck turns bare strings and lists into JS expressions; these must stay literal strings
+    assert not names["characterSet"].startswith("@@=") and "迎" in names["characterSet"]
+    assert not names["fontFamily"].startswith("@@=")
     tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
     assert "{grid_name}" in tooltip["html"]
 
