@@ -224,7 +224,9 @@ def _to_str(s: pd.Series, *, is_id: bool) -> pd.Series:
         s = s.map(_scalar_text, na_action="ignore")
     out = s.astype(STR).str.strip()
     if is_id:
-        out = out.str.replace(r"\.0$", "", regex=True)
+        dotted = out.str.endswith(".0").fillna(False).astype(bool)
+        if dotted.any():
+            out = out.where(~dotted, out.str.slice(0, -2))
     return out.where(out.str.len() > 0)
 
 
@@ -263,6 +265,12 @@ def _parse_datetime_text(text: pd.Series, tz: str) -> pd.Series:
     todo = text.notna()
     if not todo.any():
         return out
+    fast = _strptime_common(text[todo])
+    if fast is not None:
+        out = _merge_times(out, fast, tz)
+        todo = todo & out.isna()
+        if not todo.any():
+            return out
     has_offset = todo & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
     naive = todo & ~has_offset
     if naive.any():
@@ -283,6 +291,24 @@ def _parse_datetime_text(text: pd.Series, tz: str) -> pd.Series:
             conv[other] = _to_datetime_each(t[other])
         out = _merge_times(out, conv, tz)
     return out
+
+
+def _strptime_common(text: pd.Series) -> pd.Series | None:
+    """Arrow's C++ strptime for 'YYYY-MM-DD HH:MM:SS' (most sources); others stay NaT for later passes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(text.array, type=pa.large_string()) if hasattr(text.array, "__arrow_array__") \
+            else pa.array(text.astype(object).where(text.notna(), None), type=pa.large_string())
+        fmt = "%Y-%m-%d %H:%M:%S"
+        parsed = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
+        # strptime rolls impossible dates over (02-30 -> 03-02): keep only exact round trips.
+        exact = pc.equal(pc.utf8_slice_codeunits(pc.strftime(parsed, format=fmt), 0, 19), arr)
+        parsed = pc.if_else(pc.fill_null(exact, False), parsed, pa.scalar(None, parsed.type))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+        return None
+    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).astype("datetime64[us]")
 
 
 def _to_datetime_each(t: pd.Series) -> pd.Series:
@@ -307,14 +333,18 @@ def _merge_times(out: pd.Series, new: pd.Series, tz: str) -> pd.Series:
 
 
 def _to_enum(s: pd.Series, col: Column, enum: Enumeration) -> tuple[pd.Series, pd.Series, pd.Series]:
-    text = _to_str(s, is_id=False)
-    norm = text.str.replace(r"\s+", "", regex=True).str.lower()
-    codes = norm.map(enum.lookup_table())
-    bad = codes.isna() & text.notna()
+    # Few distinct values: normalise and look up each distinct spelling once, not every row.
+    codes_idx, uniques = pd.factorize(s, use_na_sentinel=True)
+    lookup = enum.lookup_table()
+    mapped = np.array([lookup.get("".join(str(_scalar_text(u)).split()).lower()) for u in uniques] + [None],
+                      dtype=object)
+    blank = np.array([not str(_scalar_text(u)).strip() for u in uniques] + [True], dtype=bool)
+    codes = pd.Series(mapped[codes_idx], index=s.index, dtype=STR)
+    bad = pd.Series(~blank[codes_idx], index=s.index) & codes.isna()
     hint = ("; map it in [categories.aliases]" if col.dtype == "category"
             else f"; expected one of {', '.join(enum.codes)} or their Chinese labels")
     reason = "未知取值 / unknown value for " + col.name + hint
-    return codes.astype(STR), bad, pd.Series(reason, index=s.index, dtype=STR)
+    return codes, bad, pd.Series(reason, index=s.index, dtype=STR)
 
 
 def parse_geometry(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -110,6 +110,12 @@ def test_unparsable_and_future_dates() -> None:
     assert "未来" in frame.loc["C003", "reason"]
 
 
+def test_impossible_calendar_dates_rejected_not_rolled_over() -> None:
+    out, rej = validate_table(cases_with(received_at={0: "2026-02-30 10:00:00", 1: "2026-09-31"}), "cases", ctx())
+    assert set(out["case_id"]) == {"C003", "C004"}
+    assert set(rej.frame()["row_key"]) == {"C001", "C002"}
+
+
 def test_date_formats_from_old_systems() -> None:
     out, _ = validate_table(
         cases_with(received_at={0: "2026年10月1日", 1: "2026/10/05 10:00", 2: 46000.5,
