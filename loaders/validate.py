@@ -293,22 +293,28 @@ def _parse_datetime_text(text: pd.Series, tz: str) -> pd.Series:
     return out
 
 
+_ISO_LOCAL = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?$"
+
+
 def _strptime_common(text: pd.Series) -> pd.Series | None:
-    """Arrow's C++ strptime for 'YYYY-MM-DD HH:MM:SS' (most sources); others stay NaT for later passes."""
+    """Arrow's strict ISO cast for naive 'YYYY-MM-DD[ HH:MM[:SS]]' text (most sources), in C++.
+
+    Other layouts stay NaT for the later passes; if any ISO-looking value is impossible
+    (2026-02-30) the strict cast fails and None hands everything to the pandas passes.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     try:
-        arr = pa.array(text.array, type=pa.large_string()) if hasattr(text.array, "__arrow_array__") \
-            else pa.array(text.astype(object).where(text.notna(), None), type=pa.large_string())
-        fmt = "%Y-%m-%d %H:%M:%S"
-        parsed = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
-        # strptime rolls impossible dates over (02-30 -> 03-02): keep only exact round trips.
-        exact = pc.equal(pc.utf8_slice_codeunits(pc.strftime(parsed, format=fmt), 0, 19), arr)
-        parsed = pc.if_else(pc.fill_null(exact, False), parsed, pa.scalar(None, parsed.type))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+        arr = pa.array(text.array) if hasattr(text.array, "__arrow_array__") \
+            else pa.array(text.astype(object).where(text.notna(), None), type=pa.string())
+        ok = pc.fill_null(pc.match_substring_regex(arr, _ISO_LOCAL), False)
+        parsed = pc.cast(pc.filter(arr, ok), pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
         return None
-    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).astype("datetime64[us]")
+    out = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
+    out[np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)] = parsed.to_numpy(zero_copy_only=False)
+    return pd.Series(out, index=text.index)
 
 
 def _to_datetime_each(t: pd.Series) -> pd.Series:
