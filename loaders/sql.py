@@ -113,7 +113,8 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
         table = pa.Table.from_arrays([c.cast(f.type) if not isinstance(c.type, pa.ExtensionType)
                                       else pa.chunked_array([ch.storage for ch in c.chunks], f.type)
                                       for c, f in zip(table.columns, fields)], schema=pa.schema(fields))
-    return table.to_pandas(types_mapper=_types_mapper)
+    # ADBC delivers many small batches; one chunk per column makes later takes/filters fast.
+    return table.combine_chunks().to_pandas(types_mapper=_types_mapper)
 
 
 def _types_mapper(t: pa.DataType) -> Any:

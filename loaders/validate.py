@@ -123,8 +123,7 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext
     check_required_columns(raw, table, source=ctx.source)
     rej = Rejections()
     df = pd.DataFrame(index=pd.RangeIndex(len(raw)))
-    row_no = pd.Series(np.arange(1, len(raw) + 1), dtype="int64").map(lambda i: f"第{i}行")
-    keys = _row_keys(raw, table, row_no)
+    keys = _row_keys(raw, table)
     drop = np.zeros(len(raw), dtype=bool)
     for col in table.columns:
         if col.name not in raw.columns:
@@ -155,15 +154,21 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext
     return df, rej
 
 
-def _row_keys(raw: pd.DataFrame, table: Table, row_no: pd.Series) -> pd.Series:
+def _row_keys(raw: pd.DataFrame, table: Table) -> pd.Series:
+    """The row's id (joined for composite keys), or "第N行" (its 1-based position) where it has none."""
     parts = [raw[k].reset_index(drop=True).astype(STR) for k in table.key if k in raw.columns
              and table.column(k).dtype == "id"]
     if not parts:
-        return row_no
-    key = parts[0].str.strip()
-    for p in parts[1:]:
-        key = key + "/" + p.str.strip()
-    return key.fillna(row_no).where(key.str.len() > 0, row_no)
+        key = pd.Series(pd.NA, index=pd.RangeIndex(len(raw)), dtype=STR)
+    else:
+        key = parts[0].str.strip()
+        for p in parts[1:]:
+            key = key + "/" + p.str.strip()
+    missing = (key.isna() | (key.str.len() == 0)).to_numpy()
+    if missing.any():
+        key = key.copy()
+        key[missing] = [f"第{i + 1}行" for i in np.flatnonzero(missing)]
+    return key
 
 
 def _empty(col: Column, ctx: ValidationContext, n: int) -> pd.Series:
@@ -255,9 +260,10 @@ def _to_datetime(s: pd.Series, col: Column, ctx: ValidationContext
     parsed = parsed.astype(pd.DatetimeTZDtype(unit="us", tz=tz))
     unparsable = present & parsed.isna()
     future = (parsed > ctx.latest_allowed) if not col.future_ok else pd.Series(False, index=s.index)
-    reason = pd.Series(f"{col.label} 无法解析为日期时间", index=s.index, dtype=STR)
-    reason[future] = f"{col.label} 晚于当前时间（未来日期）"
-    return parsed.where(~future), unparsable | future, reason
+    bad = unparsable | future
+    reason = pd.Series(f"{col.label} 无法解析为日期时间", index=s.index[bad], dtype=STR)
+    reason[future[bad]] = f"{col.label} 晚于当前时间（未来日期）"
+    return parsed.where(~future), bad, reason.reindex(s.index)
 
 
 def _parse_datetime_text(text: pd.Series, tz: str) -> pd.Series:
@@ -271,7 +277,8 @@ def _parse_datetime_text(text: pd.Series, tz: str) -> pd.Series:
         todo = todo & out.isna()
         if not todo.any():
             return out
-    has_offset = todo & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
+    has_offset = pd.Series(False, index=text.index)
+    has_offset[todo] = text[todo].str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
     naive = todo & ~has_offset
     if naive.any():
         out = _merge_times(out, pd.to_datetime(text[naive], format="ISO8601", errors="coerce"), tz)
@@ -309,9 +316,17 @@ def _strptime_common(text: pd.Series) -> pd.Series | None:
         arr = pa.array(text.array) if hasattr(text.array, "__arrow_array__") \
             else pa.array(text.astype(object).where(text.notna(), None), type=pa.string())
         ok = pc.fill_null(pc.match_substring_regex(arr, _ISO_LOCAL), False)
-        parsed = pc.cast(pc.filter(arr, ok), pa.timestamp("us"))
+        cand = pc.filter(arr, ok)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
         return None
+    try:
+        parsed = pc.cast(cand, pa.timestamp("us"))
+    except pa.ArrowInvalid:  # some impossible date among them: parse leniently, drop roll-overs
+        parsed = pc.strptime(cand, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+        month = pc.cast(pc.utf8_slice_codeunits(cand, 5, 7), pa.int64(), safe=False)
+        day = pc.cast(pc.utf8_slice_codeunits(cand, 8, 10), pa.int64(), safe=False)
+        same = pc.and_(pc.equal(pc.month(parsed), month), pc.equal(pc.day(parsed), day))
+        parsed = pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
     out = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
     out[np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)] = parsed.to_numpy(zero_copy_only=False)
     return pd.Series(out, index=text.index)
@@ -345,12 +360,25 @@ def _to_enum(s: pd.Series, col: Column, enum: Enumeration) -> tuple[pd.Series, p
     mapped = np.array([lookup.get("".join(str(_scalar_text(u)).split()).lower()) for u in uniques] + [None],
                       dtype=object)
     blank = np.array([not str(_scalar_text(u)).strip() for u in uniques] + [True], dtype=bool)
-    codes = pd.Series(mapped[codes_idx], index=s.index, dtype=STR)
+    codes = _strings_from_codes(mapped, codes_idx, s.index)
     bad = pd.Series(~blank[codes_idx], index=s.index) & codes.isna()
     hint = ("; map it in [categories.aliases]" if col.dtype == "category"
             else f"; expected one of {', '.join(enum.codes)} or their Chinese labels")
-    reason = "未知取值 / unknown value for " + col.name + hint
-    return codes, bad, pd.Series(reason, index=s.index, dtype=STR)
+    return codes, bad, "未知取值 / unknown value for " + col.name + hint
+
+
+def _strings_from_codes(values: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """values[codes] as a "str" Series, built by Arrow's take (no Python object per row).
+
+    Code -1 (pandas' missing-value sentinel) takes the last entry, which callers make None.
+    """
+    import pyarrow as pa
+
+    codes = np.where(codes < 0, len(values) - 1, codes)
+    taken = pa.array(list(values), type=pa.string()).take(pa.array(codes, type=pa.int64()))
+    out = taken.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow", na_value=np.nan)
+                          if pa.types.is_string(t) else None)
+    return out.set_axis(index).astype(STR)  # set_axis, not Series(index=...), which would reindex
 
 
 def parse_geometry(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -466,14 +494,11 @@ def _check_cases(df: pd.DataFrame, table: Table, ctx: ValidationContext, rej: Re
 def _check_coord_sys(df: pd.DataFrame, table: Table, ctx: ValidationContext, rej: Rejections
                      ) -> pd.DataFrame:
     raw = df["coord_sys"]
-    lowered = raw.str.lower().str.replace(" ", "", regex=False)
-    norm = lowered.map(lambda v: _COORD_SYS_ALIASES.get(v, v), na_action="ignore")
-    norm = norm.where(~norm.str.startswith("epsg:").fillna(False), norm.str.upper())
-    valid = norm.str.fullmatch(_COORD_SYS_RE.pattern).fillna(False).astype(bool)
-    epsg = valid & norm.str.startswith("EPSG:").fillna(False)
-    if epsg.any():
-        known = {code: epsg_known(code) for code in norm[epsg].unique()}
-        valid &= ~epsg | norm.map(known).fillna(True).astype(bool)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    names = [_norm_coord_sys(str(u)) for u in uniques]
+    norm_u = np.array([n if n and _valid_coord_sys(n) else None for n in names] + [None], dtype=object)
+    norm = _strings_from_codes(norm_u, codes, raw.index)
+    valid = norm.notna()
     bad = (raw.notna() & ~valid).to_numpy()
     if bad.any():
         rej.add(table.name, df["_key"][bad], "coord_sys", "未知坐标系，坐标未使用", ACTION_VALUE_CLEARED,
@@ -494,6 +519,18 @@ def epsg_known(code: str) -> bool:
     except CRSError:
         return False
     return True
+
+
+def _norm_coord_sys(value: str) -> str:
+    v = value.strip().lower().replace(" ", "")
+    v = _COORD_SYS_ALIASES.get(v, v)
+    return v.upper() if v.startswith("epsg:") else v
+
+
+def _valid_coord_sys(value: str) -> bool:
+    if not _COORD_SYS_RE.fullmatch(value):
+        return False
+    return not value.startswith("EPSG:") or epsg_known(value)
 
 
 def coordinate_problems(lon: np.ndarray, lat: np.ndarray, *,
@@ -528,20 +565,24 @@ def _check_coordinates(df: pd.DataFrame, table: Table, ctx: ValidationContext, r
     bad = reason != ""
     df["coord_issue"] = pd.Series(np.where(bad, reason, None), index=df.index, dtype=STR)
     if bad.any():
-        shown = df["lon"].astype(STR) + "," + df["lat"].astype(STR)
-        rej.add(table.name, df["_key"][bad], "lon/lat", pd.Series(reason[bad]), ACTION_VALUE_CLEARED,
-                shown[bad])
+        shown = df["lon"][bad].astype(STR) + "," + df["lat"][bad].astype(STR)
+        rej.add(table.name, df["_key"][bad], "lon/lat", pd.Series(reason[bad]), ACTION_VALUE_CLEARED, shown)
         df.loc[bad, ["lon", "lat"]] = np.nan
     return df
 
 
 def _drop_duplicates(df: pd.DataFrame, table: Table, rej: Rejections) -> pd.DataFrame:
     key = list(table.key)
-    dup = df.duplicated(key, keep=False).to_numpy()
+    codes = np.zeros(len(df), dtype=np.int64)
+    for k in key:  # one integer per distinct key: duplicate checks on ints, not strings
+        c, u = pd.factorize(df[k], use_na_sentinel=False)
+        codes = codes * (len(u) + 1) + c
+    dup = pd.Series(codes).duplicated(keep=False).to_numpy()
     if not dup.any():
         return df
-    order = df.sort_values("updated_at", na_position="first", kind="stable") \
-        if "updated_at" in df.columns else df
+    sub = df[dup]  # only the rows that share a key are sorted
+    order = sub.sort_values("updated_at", na_position="first", kind="stable") \
+        if "updated_at" in df.columns else sub
     losers = order.duplicated(key, keep="last")
     loser_idx = losers[losers].index
     reason = ("重复编号，保留更新时间最新的一条" if "updated_at" in df.columns
