@@ -83,15 +83,16 @@ def refresh_cmd(
     from dashboard.pipeline import refresh
 
     try:
-        snap = refresh(_settings(config), wait_s=wait)
+        snap = refresh(_settings(config), wait_s=wait, full=full)
     except GridwatchError as exc:
         _fail(exc)
     m = snap.manifest
     typer.echo(f"snapshot {snap.version}: " + ", ".join(f"{k} {v}" for k, v in m["row_counts"].items()
                                                         if "/" not in k))
     rejected = sum(m.get("rejected_counts", {}).values())
-    typer.echo(f"rejected rows {rejected}; durations " +
-               ", ".join(f"{k} {v:.2f}s" for k, v in m["durations"].items() if "." not in k))
+    kind = f"incremental since {m['incremental_since']}" if m.get("incremental") else "full"
+    typer.echo(f"{kind}; {m.get('batch_rows', 0)} case rows read; rejected rows {rejected}")
+    typer.echo("durations " + ", ".join(f"{k} {v:.2f}s" for k, v in m["durations"].items()))
 
 
 @app.command("check-sources")

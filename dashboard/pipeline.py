@@ -1,35 +1,55 @@
-"""Refresh pipeline: load → WGS-84 → assign → snapshot tables → write → publish (SPEC §4)."""
+"""Refresh pipeline (SPEC §4): load → validate → WGS-84 → assign → deadlines → metrics → snapshot.
+
+Incremental by default: the grid side is reused when the grid tables' content hash is unchanged,
+and only cases with `updated_at` at or after the previous watermark (minus an overlap window) are
+read and merged into the previous snapshot's cases. `full=True` rebuilds everything.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from dashboard import snapshots
 from dashboard.settings import Settings
-import geopandas as gpd
-
+from geo.areas import fill_area_geometry
 from geo.assign import FAR_REASON, assign_cases
+from geo.deadlines import compute_deadlines
 from geo.gridcheck import grid_issues
+from geo.metrics import compute_metrics
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
-from loaders.load import LoadResult, load_sources
-from loaders.schema import ACTION_VALUE_CLEARED, CASES, PERSONAL_COLUMNS
-from loaders.validate import Rejections
+from loaders.load import context_for, read_raw, source_tables
+from loaders.schema import ACTION_VALUE_CLEARED, CASES, TABLES
+from loaders.validate import Rejections, check_parents, clear_unknown_codes, empty_rejected, validate_table
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "refresh.lock"
+WGS84_LIKE = ("wgs84", "cgcs2000", "EPSG:4326", "EPSG:4490")
+GRID_SIDE_TABLES = ("grids", "communities", "townships", "grid_issues", "grid_workers", "worker_grids",
+                    "inspections")
+CASE_SIDE_TABLES = ("leaders", "leader_areas", "leader_cases", "supervisions")
+# Columns of a snapshot case row that come from the case itself (kept across incremental merges);
+# everything else (leader_id, deadlines, lights) is derived afresh on every refresh.
+CORE_EXTRA = ("coord_issue", "source_grid_id", "source_township_id", "grid_id", "community_id", "township_id",
+              "assign_method")
+CORE_COLUMNS = list(dict.fromkeys([*CASES.names, *CORE_EXTRA]))
+RESTRICTED = "restricted/accusations"
+RESTRICTED_COLUMNS = ["case_id", "summary", "subcategory", "address"]
 
 
 @dataclass
@@ -44,7 +64,7 @@ class StepTimer:
         try:
             yield
         finally:
-            self.durations[name] = round(time.perf_counter() - t0, 4)
+            self.durations[name] = round(self.durations.get(name, 0.0) + time.perf_counter() - t0, 4)
 
 
 class RefreshBusy(GridwatchError):
@@ -79,15 +99,17 @@ def refresh_lock(data_dir: Path, *, wait_s: float = 0.0) -> Iterator[None]:
         fh.close()
 
 
-def refresh(settings: Settings, *, wait_s: float = 0.0, now: datetime | None = None) -> snapshots.Snapshot:
+def refresh(settings: Settings, *, wait_s: float = 0.0, now: datetime | None = None,
+            full: bool = False) -> snapshots.Snapshot:
     """Build and publish a new snapshot. On failure the previous snapshot stays current and the
     failure is appended to the history; the error is re-raised."""
     data_dir = settings.data_path
     started = datetime.now(timezone.utc)
     with refresh_lock(data_dir, wait_s=wait_s):
+        snapshots.prune(data_dir, keep=settings.refresh.keep_versions)  # also clears a killed run's temp dir
         timer = StepTimer()
         try:
-            version = _build(settings, timer, now=now)
+            version = _build(settings, timer, now=now, full=full)
         except BaseException as exc:
             snapshots.record_history(data_dir, {
                 "started_at": started.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
@@ -101,51 +123,144 @@ def refresh(settings: Settings, *, wait_s: float = 0.0, now: datetime | None = N
     return snapshots.open_current(data_dir)
 
 
-def _build(settings: Settings, timer: StepTimer, *, now: datetime | None) -> str:
-    with timer.step("load"):
-        loaded = load_sources(settings, now=now)
-    with timer.step("coordinates"):
-        areas = _areas_to_wgs84(loaded)
-        cases = _cases_to_wgs84(loaded.tables["cases"])
-    with timer.step("assign"):
-        placed = assign_cases(cases, areas["grids"], tolerance_m=settings.assignment.nearest_tolerance_m,
-                              outside_km=settings.assignment.outside_jurisdiction_km)
-        cases = _drop_far_coordinates(cases, placed, loaded)
-    with timer.step("grid_checks"):
-        issues = grid_issues(areas["grids"])
+# --- orchestration ------------------------------------------------------------------------------
+
+@dataclass
+class Built:
+    """Everything one refresh produces, before it is written."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rejected: list[pd.DataFrame] = field(default_factory=list)
+    reused: dict[str, Path] = field(default_factory=dict)  # table -> parquet of the previous version
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: bool) -> str:
+    as_of = _as_of(now, settings.timezone)
+    prev = None if full else _previous(settings)
+    built = Built()
+    grids_reused = _grid_side(settings, prev, built, timer, as_of)
+    _case_side(settings, prev, built, timer, as_of, reassign_base=not grids_reused)
+    with timer.step("deadlines"):
+        cases = built.tables["cases"]
+        deadlines = compute_deadlines(cases, now=as_of, timezone=settings.timezone,
+                                      yellow_days=settings.deadlines.yellow_days,
+                                      backlog_days=settings.deadlines.backlog_days)
+    with timer.step("metrics"):
+        m = settings.metrics
+        built.tables["metrics"] = compute_metrics(
+            cases, deadlines, built.tables["leader_cases"], now=as_of,
+            jurisdiction_level=settings.jurisdiction_level, timezone=settings.timezone,
+            evaluation_window_days=m.evaluation_window_days, collective_min_people=m.collective_min_people,
+            day_units=tuple(m.day_units), backlog_days=settings.deadlines.backlog_days,
+            history_days=m.history_days)
     with timer.step("tables"):
-        tables = snapshot_tables(loaded, areas, cases, placed.drop(columns="far_outside"))
-        tables["grid_issues"] = gpd.GeoDataFrame(issues, geometry="geometry", crs="EPSG:4326")
+        built.tables["cases"] = _snapshot_cases(cases, deadlines, built.tables["leader_cases"])
+        rejected = [r for r in built.rejected if len(r)]
+        built.tables["rejected"] = (pd.concat(rejected, ignore_index=True) if rejected else empty_rejected())
     version = snapshots.new_version()
     with timer.step("write"), snapshots.writing(settings.data_path, version) as folder:
-        _write_tables(folder, tables)
-        snapshots.write_manifest(folder, _manifest(settings, version, loaded, tables, timer))
+        _write_tables(folder, built)
+        snapshots.write_manifest(folder, _manifest(settings, version, built, timer, as_of))
     snapshots.publish(settings.data_path, version, keep=settings.refresh.keep_versions)
     return version
 
 
-def _drop_far_coordinates(cases: pd.DataFrame, placed: pd.DataFrame, loaded: LoadResult) -> pd.DataFrame:
-    """Clear coordinates far outside the jurisdiction and report them with the row (SPEC §5)."""
-    far = placed["far_outside"].to_numpy()
-    if not far.any():
-        return cases
-    out = cases.copy()
-    shown = out["lon"].round(6).astype("str") + "," + out["lat"].round(6).astype("str")
+def _as_of(now: datetime | None, tz: str) -> pd.Timestamp:
+    ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz=tz)
+    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
+def _previous(settings: Settings) -> snapshots.Snapshot | None:
+    """The current snapshot if an incremental refresh may build on it (same config, complete)."""
+    try:
+        snap = snapshots.open_current(settings.data_path)
+    except SnapshotError:
+        return None
+    m = snap.manifest
+    if m.get("config_hash") != settings.config_hash() or not m.get("watermarks", {}).get("cases.updated_at"):
+        return None
+    if m.get("pipeline") != PIPELINE_VERSION:
+        return None
+    built_full = pd.Timestamp(m.get("last_full_at") or m["created_at"])
+    if datetime.now(timezone.utc) - built_full.to_pydatetime() > timedelta(hours=settings.refresh.full_every_hours):
+        return None  # a periodic full rebuild picks up deletions and rows without updated_at
+    return snap
+
+
+PIPELINE_VERSION = 2  # bump when snapshot contents change meaning, to force a full rebuild
+
+
+# --- grid side ----------------------------------------------------------------------------------
+
+def _grid_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built, timer: StepTimer,
+               as_of: pd.Timestamp) -> bool:
+    """Load the grid database. Returns True when the previous snapshot's grid side was reused."""
+    with timer.step("read_grid"):
+        raw = {t: read_raw(settings, "grid", t) for t in source_tables("grid")}
+        digest = content_hash({t: r[0] for t, r in raw.items()})
+    built.manifest["grid_hash"] = digest
+    built.manifest["coord_sys"] = {t: r[2] for t, r in raw.items()}
+    built.manifest["read_methods"] = {t: r[1] for t, r in raw.items()}
+    built.manifest["rows_read"] = {t: len(r[0]) for t, r in raw.items()}
+    if prev is not None and prev.manifest.get("grid_hash") == digest:
+        with timer.step("reuse_grid"):
+            for name in GRID_SIDE_TABLES:
+                built.tables[name] = snapshots.read_table(prev, name)
+                built.reused[name] = prev.file(f"{name}.parquet")
+            old = snapshots.read_table(prev, "rejected")
+            built.rejected.append(old[old["table"].isin(source_tables("grid"))])
+        return True
     rej = Rejections()
-    rej.add("cases", out.loc[far, "case_id"], "lon/lat", FAR_REASON, ACTION_VALUE_CLEARED, shown[far])
-    loaded.rejected = pd.concat([loaded.rejected, rej.frame()], ignore_index=True)
-    out.loc[far, ["lon", "lat"]] = np.nan
-    out.loc[far, "coord_issue"] = FAR_REASON
-    return out
+    with timer.step("validate_grid"):
+        tables = {}
+        for t, (frame, _, coord_sys) in raw.items():
+            tables[t], r = validate_table(frame, t, context_for(settings, "grid", coord_sys, as_of))
+            rej.extend(r)
+        tables = check_parents(tables, rej)
+        tables.update(fill_area_geometry(grids=tables["grids"], communities=tables["communities"],
+                                         townships=tables["townships"]))
+    with timer.step("coordinates"):
+        areas = _areas_to_wgs84(tables, built.manifest["coord_sys"])
+    with timer.step("grid_checks"):
+        issues = grid_issues(areas["grids"])
+    grids = areas["grids"].rename(columns={"name": "grid_name"})
+    grid_cols = ["grid_id", "grid_name", "community_id", "community_name", "township_id",
+                 "township_name", "households", "population", "geometry"]
+    built.tables["grids"] = gpd.GeoDataFrame(grids[grid_cols], geometry="geometry", crs="EPSG:4326")
+    built.tables["communities"] = gpd.GeoDataFrame(areas["communities"], geometry="geometry", crs="EPSG:4326")
+    built.tables["townships"] = gpd.GeoDataFrame(areas["townships"], geometry="geometry", crs="EPSG:4326")
+    built.tables["grid_issues"] = gpd.GeoDataFrame(issues, geometry="geometry", crs="EPSG:4326")
+    built.tables["grid_workers"] = tables["grid_workers"].assign(phone=mask_phones(tables["grid_workers"]["phone"]))
+    built.tables["worker_grids"] = tables["worker_grids"]
+    built.tables["inspections"] = tables["inspections"]
+    built.rejected.append(rej.frame())
+    return False
 
 
-def _areas_to_wgs84(loaded: LoadResult) -> dict[str, pd.DataFrame]:
+def content_hash(frames: dict[str, pd.DataFrame]) -> str:
+    """Hash of the raw contents of some tables (column names, order and values)."""
+    h = hashlib.sha256()
+    for name in sorted(frames):
+        frame = frames[name]
+        h.update(name.encode())
+        h.update("\x1f".join(map(str, frame.columns)).encode())
+        for col in frame.columns:
+            values = frame[col]
+            if values.dtype == object:
+                values = values.map(lambda v: v.hex() if isinstance(v, bytes | bytearray) else v,
+                                    na_action="ignore").astype("str")
+            h.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def _areas_to_wgs84(tables: dict[str, pd.DataFrame], coord_sys: dict[str, str]) -> dict[str, pd.DataFrame]:
     out = {}
     for name in ("grids", "communities", "townships"):
-        frame = loaded.tables[name].copy()
-        geoms = np.asarray(frame["geometry"].to_numpy(), dtype=object)
-        cs = loaded.coord_sys.get(name, "wgs84")
-        if cs not in ("wgs84", "cgcs2000", "EPSG:4326", "EPSG:4490"):
+        frame = tables[name].copy()
+        geoms = np.asarray(frame["geometry"].to_numpy(), dtype=object).copy()
+        cs = coord_sys.get(name, "wgs84")
+        if cs not in WGS84_LIKE:
             from geo.coords import geometries_to_wgs84
 
             present = ~pd.isna(geoms)
@@ -161,12 +276,75 @@ def _areas_to_wgs84(loaded: LoadResult) -> dict[str, pd.DataFrame]:
     return out
 
 
+# --- case side ----------------------------------------------------------------------------------
+
+def _case_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built, timer: StepTimer,
+               as_of: pd.Timestamp, *, reassign_base: bool) -> None:
+    since = None
+    if prev is not None:
+        wm = pd.Timestamp(prev.manifest["watermarks"]["cases.updated_at"])
+        since = wm - timedelta(minutes=settings.refresh.overlap_minutes)
+    built.manifest["incremental_since"] = None if since is None else since.isoformat()
+    with timer.step("read_case"):
+        raw = {t: read_raw(settings, "case", t, since=since if t == "cases" else None)
+               for t in source_tables("case")}
+    built.manifest["coord_sys"].update({t: r[2] for t, r in raw.items()})
+    built.manifest["read_methods"].update({t: r[1] for t, r in raw.items()})
+    built.manifest["rows_read"].update({t: len(r[0]) for t, r in raw.items()})
+    rej = Rejections()
+    with timer.step("validate_case"):
+        tables = {}
+        for t, (frame, _, coord_sys) in raw.items():
+            tables[t], r = validate_table(frame, t, context_for(settings, "case", coord_sys, as_of))
+            rej.extend(r)
+        raw_ids = set(raw["cases"][0]["case_id"].dropna().astype(str).str.strip()) \
+            if "case_id" in raw["cases"][0] else set()
+        del raw
+        grids, towns = built.tables["grids"], built.tables["townships"]
+        batch = clear_unknown_codes(tables.pop("cases"), grids=grids, townships=towns, rej=rej)
+    with timer.step("coordinates"):
+        batch = _cases_to_wgs84(batch)
+    with timer.step("assign"):
+        batch = _place(batch, grids, settings, rej)
+        batch, restricted = _mask(batch)
+    base, base_restricted = None, None
+    if prev is not None:
+        with timer.step("merge"):
+            base = snapshots.read_table(prev, "cases", CORE_COLUMNS)
+            base = base[~base["case_id"].isin(raw_ids)]
+            base_restricted = pd.read_parquet(prev.file(f"{RESTRICTED}.parquet"))
+            base_restricted = base_restricted[base_restricted["case_id"].isin(base["case_id"])]
+            if reassign_base:
+                base = _place(base.assign(grid_id=base["source_grid_id"], township_id=base["source_township_id"]),
+                              grids, settings, rej)
+            old = snapshots.read_table(prev, "rejected")
+            kept = old[(old["table"] == "cases") & ~old["row_key"].isin(raw_ids)]
+            if reassign_base:  # placement problems of the old rows are reported afresh below
+                kept = kept[kept["reason"] != FAR_REASON]
+            built.rejected.append(kept)
+    cases = batch if base is None else pd.concat([base, batch], ignore_index=True)
+    cases = cases.sort_values("case_id", kind="stable").reset_index(drop=True)
+    restricted = restricted if base_restricted is None else pd.concat([base_restricted, restricted],
+                                                                       ignore_index=True)
+    with timer.step("validate_case"):
+        ids = pd.DataFrame({"case_id": cases["case_id"]})
+        linked = check_parents({**tables, "cases": ids}, rej, children=CASE_SIDE_TABLES)
+    for t in CASE_SIDE_TABLES:
+        built.tables[t] = linked[t]
+    built.tables["cases"] = cases
+    built.tables[RESTRICTED] = restricted.sort_values("case_id", kind="stable").reset_index(drop=True)
+    built.rejected.append(rej.frame())
+    wm = cases["updated_at"].max()
+    built.manifest["watermarks"] = {"cases.updated_at": None if pd.isna(wm) else wm.isoformat()}
+    built.manifest["batch_rows"] = len(batch)
+
+
 def _cases_to_wgs84(cases: pd.DataFrame) -> pd.DataFrame:
     out = cases.copy()
     lon = out["lon"].to_numpy(dtype="float64", na_value=np.nan).copy()
     lat = out["lat"].to_numpy(dtype="float64", na_value=np.nan).copy()
     cs = out["coord_sys"].to_numpy(dtype=object)
-    need = ~np.isin(cs, ["wgs84", "cgcs2000", "EPSG:4326", "EPSG:4490"]) & ~np.isnan(lon)
+    need = ~np.isin(cs, list(WGS84_LIKE)) & ~np.isnan(lon)
     if need.any():
         from geo.coords import to_wgs84
 
@@ -175,73 +353,95 @@ def _cases_to_wgs84(cases: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def snapshot_tables(loaded: LoadResult, areas: dict[str, pd.DataFrame], cases: pd.DataFrame,
-                    placed: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The frames written to a snapshot. Personal columns only masked; accusation text restricted."""
-    import geopandas as gpd
-
-    grids = areas["grids"].rename(columns={"name": "grid_name"})
-    grid_cols = ["grid_id", "grid_name", "community_id", "community_name", "township_id",
-                 "township_name", "households", "population", "geometry"]
-    out: dict[str, pd.DataFrame] = {
-        "grids": gpd.GeoDataFrame(grids[grid_cols], geometry="geometry", crs="EPSG:4326"),
-        "communities": gpd.GeoDataFrame(areas["communities"], geometry="geometry", crs="EPSG:4326"),
-        "townships": gpd.GeoDataFrame(areas["townships"], geometry="geometry", crs="EPSG:4326"),
-    }
-    c = cases.drop(columns=["grid_id", "township_id"]).copy()
-    c["source_grid_id"] = cases["grid_id"]
-    c["source_township_id"] = cases["township_id"]
-    c = pd.concat([c, placed], axis=1)
-    c["petitioner_name"] = mask_names(cases["petitioner_name"])
-    c["petitioner_phone"] = mask_phones(cases["petitioner_phone"])
-    c["petitioner_id_no"] = mask_id_numbers(cases["petitioner_id_no"])
-    accusation = c["is_accusation"].fillna(False).astype(bool)
-    out["restricted/accusations"] = c.loc[accusation, ["case_id", "summary", "subcategory", "address"]]
-    c.loc[accusation, ["summary", "subcategory", "address"]] = pd.NA
-    lead = loaded.tables["leader_cases"].sort_values("assigned_at").drop_duplicates("case_id", keep="last")
-    c["leader_id"] = c["case_id"].map(lead.set_index("case_id")["leader_id"])
-    c["light"] = "none"  # deadlines and lights: refresh pipeline issue #3
-    order = ["case_id", "grid_id", "community_id", "township_id", "assign_method", "lon", "lat",
-             "received_at", "category", "status", "light", "leader_id"]
-    rest = [col for col in c.columns if col not in order]
-    out["cases"] = c[order + rest]
-    assert not set(PERSONAL_COLUMNS) - set(CASES.names)
-    for name in ("grid_workers", "worker_grids", "inspections", "leaders", "leader_areas",
-                 "leader_cases", "supervisions"):
-        out[name] = loaded.tables[name]
-    out["grid_workers"] = out["grid_workers"].assign(phone=mask_phones(out["grid_workers"]["phone"]))
-    out["rejected"] = loaded.rejected
-    return out
+def _place(cases: pd.DataFrame, grids: pd.DataFrame, settings: Settings, rej: Rejections) -> pd.DataFrame:
+    """Assign cases to grids; coordinates far outside the jurisdiction are cleared and reported."""
+    placed = assign_cases(cases, grids, tolerance_m=settings.assignment.nearest_tolerance_m,
+                          outside_km=settings.assignment.outside_jurisdiction_km)
+    out = cases.drop(columns=[c for c in ("grid_id", "township_id", "community_id", "assign_method",
+                                          "source_grid_id", "source_township_id") if c in cases.columns])
+    out["source_grid_id"] = cases["grid_id"]
+    out["source_township_id"] = cases["township_id"]
+    far = placed["far_outside"].to_numpy()
+    if far.any():
+        shown = out["lon"][far].round(6).astype("str") + "," + out["lat"][far].round(6).astype("str")
+        rej.add("cases", out.loc[far, "case_id"], "lon/lat", FAR_REASON, ACTION_VALUE_CLEARED, shown)
+        out.loc[far, ["lon", "lat"]] = np.nan
+        out.loc[far, "coord_issue"] = FAR_REASON
+    return pd.concat([out, placed.drop(columns="far_outside")], axis=1)
 
 
-def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
-    for name, frame in tables.items():
+def _mask(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Personal columns masked; accusation texts moved to the restricted table (SPEC §9)."""
+    out = cases.copy()
+    out["petitioner_name"] = mask_names(cases["petitioner_name"])
+    out["petitioner_phone"] = mask_phones(cases["petitioner_phone"])
+    out["petitioner_id_no"] = mask_id_numbers(cases["petitioner_id_no"])
+    accusation = out["is_accusation"].fillna(False).astype(bool).to_numpy()
+    restricted = out.loc[accusation, RESTRICTED_COLUMNS].reset_index(drop=True)
+    out.loc[accusation, ["summary", "subcategory", "address"]] = pd.NA
+    return out, restricted
+
+
+def _snapshot_cases(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: pd.DataFrame) -> pd.DataFrame:
+    """cases.parquet: identity and placement first, then light and deadlines, then the case columns."""
+    lead = leader_cases.sort_values(["assigned_at", "leader_id"], kind="stable").drop_duplicates("case_id", keep="last")
+    c = cases.copy()
+    c["leader_id"] = c["case_id"].map(lead.set_index("case_id")["leader_id"]).astype("str")
+    c = c.join(deadlines)
+    first = ["case_id", "grid_id", "community_id", "township_id", "assign_method", "lon", "lat",
+             "received_at", "category", "status", "light", *[d for d in deadlines.columns if d != "light"],
+             "leader_id"]
+    return c[first + [col for col in c.columns if col not in first]]
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+def _write_tables(folder: Path, built: Built) -> None:
+    for name, frame in built.tables.items():
         path = folder / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
+        source = built.reused.get(name)
+        if source is not None and source.exists():
+            try:
+                os.link(source, path)  # unchanged since the previous version: no rewrite
+                continue
+            except OSError:
+                shutil.copyfile(source, path)
+                continue
         frame.to_parquet(path, index=False, compression="zstd")  # GeoDataFrames write GeoParquet
 
 
-def _manifest(settings: Settings, version: str, loaded: LoadResult, tables: dict[str, pd.DataFrame],
-              timer: StepTimer) -> dict[str, Any]:
-    cases = loaded.tables["cases"]
-    watermark = cases["updated_at"].max()
+def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, as_of: pd.Timestamp
+              ) -> dict[str, Any]:
+    tables = built.tables
+    rejected = tables["rejected"]
+    rows = rejected[rejected["action"] == "row_rejected"]
     methods = tables["cases"]["assign_method"].value_counts().to_dict()
+    incremental = built.manifest.get("incremental_since") is not None
+    prev_full = None
+    if incremental:
+        try:
+            prev_full = snapshots.open_current(settings.data_path).manifest.get("last_full_at")
+        except SnapshotError:
+            prev_full = None
+    created = datetime.now(timezone.utc).isoformat()
     return {
         "version": version,
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": created,
+        "as_of": as_of.isoformat(),
+        "pipeline": PIPELINE_VERSION,
         "config_hash": settings.config_hash(),
         "demo": settings.demo.enabled,
         "jurisdiction_name": settings.jurisdiction_name,
-        "durations": {**timer.durations, **{k: round(v, 4) for k, v in loaded.durations.items()}},
+        "incremental": incremental,
+        "last_full_at": prev_full if incremental and prev_full else created,
+        "durations": timer.durations,
         "row_counts": {name: int(len(f)) for name, f in tables.items()},
-        "rows_read": loaded.rows_read,
-        "read_methods": loaded.methods,
-        "rejected_counts": loaded.rejected_counts(),
-        "flagged_counts": {str(k): int(v) for k, v in
-                           loaded.rejected.groupby("action").size().items()} if len(loaded.rejected) else {},
-        "watermarks": {"cases.updated_at": None if pd.isna(watermark) else watermark.isoformat()},
+        "rejected_counts": {str(k): int(v) for k, v in rows.groupby("table").size().items()},
+        "flagged_counts": {str(k): int(v) for k, v in rejected.groupby("action").size().items()},
         "assign_methods": {str(k): int(v) for k, v in methods.items()},
-        "coord_sys": loaded.coord_sys,
+        "reused_tables": sorted(built.reused),
+        **built.manifest,
     }
 
 

@@ -88,6 +88,25 @@ class RefreshSettings(_Section):
     overlap_minutes: int = Field(
         30, ge=0, description="incremental reads go back this far before the last updated_at watermark")
     keep_versions: int = Field(5, ge=2, le=1000, description="snapshot versions kept on disk")
+    full_every_hours: float = Field(
+        24.0, gt=0, description="an incremental refresh becomes a full rebuild when the last full one is "
+        "older than this (picks up deleted rows and rows without updated_at)")
+    in_app_scheduler: bool = Field(
+        True, description="the Streamlit app runs the refresh schedule itself; set false when a separate "
+        "`gridwatch worker` runs it")
+    first_run_delay_seconds: float = Field(
+        10.0, ge=0, le=3600, description="seconds after the scheduler starts before its first refresh")
+    misfire_grace_seconds: int = Field(
+        120, ge=1, le=86400, description="a scheduled refresh that could not start on time (busy or suspended "
+        "process) still runs within this many seconds; missed runs are merged into one")
+    retries: int = Field(
+        3, ge=0, le=10, description="retries of a failed scheduled refresh before waiting for the next interval")
+    retry_backoff_seconds: float = Field(
+        10.0, ge=0, le=600, description="wait before the first retry; each further retry waits three times "
+        "longer (10, 30, 90 s), never more than half an interval")
+    stale_after_intervals: float = Field(
+        3.0, gt=0, le=100, description="pages show a stale-data banner when the last successful refresh is "
+        "older than this many intervals (or the last refresh failed)")
 
 
 class ValidationSettings(_Section):
@@ -117,6 +136,24 @@ class AssignmentSettings(_Section):
         20.0, ge=0, description="points farther than this (km) outside the jurisdiction are not used")
 
 
+class DeadlineSettings(_Section):
+    """Legal time limits and lights (灭红灯)."""
+
+    yellow_days: int = Field(5, ge=0, le=60, description="an open case within this many days of its deadline is yellow")
+    backlog_days: int = Field(90, ge=1, description="an open case older than this many days (since receipt) is 积案")
+
+
+class MetricSettings(_Section):
+    """Metrics per unit and period."""
+
+    history_days: int = Field(400, ge=31, description="periods starting within this many days before now are computed")
+    evaluation_window_days: int = Field(
+        30, ge=1, description="days after conclusion during which a petitioner may still evaluate (群众参评率)")
+    collective_min_people: int = Field(5, ge=2, description="people_count from which a case is a collective visit")
+    day_units: list[Literal["county", "township", "community", "grid"]] = Field(
+        default_factory=lambda: ["county", "township"], description="unit types that also get daily figures")
+
+
 class MapSettings(_Section):
     """Map display."""
 
@@ -140,6 +177,9 @@ class DemoSettings(_Section):
     seed: int = Field(20261122, description="random seed; the same seed gives the same demo data")
     district_code: str = Field(
         "150102", description="6-digit code of the real district outline used (default 呼和浩特市新城区)")
+    live_feed: bool = Field(
+        True, description="with the demo, every refresh interval adds a few new cases and advances some open "
+        "ones in the demo case DB, so scheduled refreshes change the numbers")
 
 
 class ServerSettings(_Section):
@@ -162,6 +202,8 @@ class Settings(_Section):
     validation: ValidationSettings = Field(default_factory=ValidationSettings, description="row validation")
     categories: CategorySettings = Field(default_factory=CategorySettings, description="case categories")
     assignment: AssignmentSettings = Field(default_factory=AssignmentSettings, description="case placement")
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings, description="time limits and lights")
+    metrics: MetricSettings = Field(default_factory=MetricSettings, description="metrics per unit and period")
     map: MapSettings = Field(default_factory=MapSettings, description="map display")
     demo: DemoSettings = Field(default_factory=DemoSettings, description="embedded demo data")
     server: ServerSettings = Field(default_factory=ServerSettings, description="app server")

@@ -52,8 +52,22 @@ def default_query(table: str) -> str:
     return f"SELECT * FROM {table}"
 
 
-def read_raw(settings: Settings, source: SourceName, table: str) -> tuple[pd.DataFrame, str, str]:
-    """Raw rows of one canonical table (columns renamed per config), the method, and its coord_sys."""
+def since_clause(since: pd.Timestamp, timezone: str) -> str:
+    """WHERE condition on updated_at for rows changed since `since` (naive local time literal).
+
+    Sources keep local naive timestamps (or text in ISO layout), so the literal compares correctly
+    as a timestamp in PostgreSQL/MySQL and as text in SQLite.
+    """
+    local = since.tz_convert(timezone) if since.tzinfo else since
+    return f"updated_at >= '{local:%Y-%m-%d %H:%M:%S}'"
+
+
+def read_raw(settings: Settings, source: SourceName, table: str, *, since: pd.Timestamp | None = None
+             ) -> tuple[pd.DataFrame, str, str]:
+    """Raw rows of one canonical table (columns renamed per config), the method, and its coord_sys.
+
+    With `since`, only rows whose updated_at is at or after it (incremental reads of `cases`).
+    """
     src: SourceSettings = getattr(settings.sources, source)
     coord_sys = src.coord_sys
     if table in src.files:
@@ -68,12 +82,19 @@ def read_raw(settings: Settings, source: SourceName, table: str) -> tuple[pd.Dat
                 f"数据源 {source}: 表 {table} 既没有数据库地址也没有文件. Set sources.{source}.url or "
                 f"sources.{source}.files.{table}.")
         query = src.queries.get(table, default_query(table))
+        if since is not None:
+            query = f"SELECT * FROM ({query}) AS q WHERE {since_clause(since, settings.timezone)}"
         res = read_query(settings.resolve_url(src.url), query, source=source, table=table,
                          fast_path=src.fast_path, timeout_s=src.connect_timeout_seconds)
         frame, method = res.frame, res.method
     mapping = src.columns.get(table)
     if mapping:
         frame = frame.rename(columns=mapping)
+    if since is not None and method == "file" and "updated_at" in frame.columns:
+        stamps = pd.to_datetime(frame["updated_at"], errors="coerce", format="mixed")
+        if stamps.dt.tz is None:
+            stamps = stamps.dt.tz_localize(settings.timezone, ambiguous="NaT", nonexistent="NaT")
+        frame = frame[(stamps >= since).fillna(False).to_numpy()].reset_index(drop=True)
     return frame, method, coord_sys
 
 

@@ -604,11 +604,35 @@ def check_references(tables: dict[str, pd.DataFrame], rej: Rejections) -> dict[s
 
     Tables absent from `tables` are not checked against. Returns new frames; inputs are not mutated.
     """
-    out = dict(tables)
+    out = check_parents(tables, rej)
+    if "cases" in out:
+        out["cases"] = clear_unknown_codes(out["cases"], grids=out.get("grids"),
+                                           townships=out.get("townships"), rej=rej)
+    return out
 
-    def reject_dangling(child: str, col: str, parent: str, pcol: str, label: str) -> None:
-        if child not in out or parent not in out:
-            return
+
+# (child table, column, parent table, parent column, label); order matters: parents first.
+PARENT_LINKS = (
+    ("communities", "township_id", "townships", "township_id", "所属乡镇"),
+    ("grids", "community_id", "communities", "community_id", "所属社区"),
+    ("worker_grids", "worker_id", "grid_workers", "worker_id", "网格员"),
+    ("worker_grids", "grid_id", "grids", "grid_id", "网格"),
+    ("inspections", "grid_id", "grids", "grid_id", "网格"),
+    ("leader_areas", "leader_id", "leaders", "leader_id", "领导"),
+    ("leader_areas", "township_id", "townships", "township_id", "乡镇"),
+    ("leader_cases", "leader_id", "leaders", "leader_id", "领导"),
+    ("leader_cases", "case_id", "cases", "case_id", "事项"),
+    ("supervisions", "case_id", "cases", "case_id", "事项"),
+)
+
+
+def check_parents(tables: dict[str, pd.DataFrame], rej: Rejections, *,
+                  children: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """Reject rows whose parent row does not exist (only for `children` when given)."""
+    out = dict(tables)
+    for child, col, parent, pcol, label in PARENT_LINKS:
+        if child not in out or parent not in out or (children is not None and child not in children):
+            continue
         df = out[child]
         bad = df[col].notna() & ~df[col].isin(out[parent][pcol])
         if bad.any():
@@ -616,32 +640,23 @@ def check_references(tables: dict[str, pd.DataFrame], rej: Rejections) -> dict[s
             rej.add(child, keys, col, f"{label} " + df.loc[bad, col].astype(STR) + " 不存在",
                     ACTION_ROW_REJECTED, df.loc[bad, col])
             out[child] = df[~bad].reset_index(drop=True)
-
-    reject_dangling("communities", "township_id", "townships", "township_id", "所属乡镇")
-    reject_dangling("grids", "community_id", "communities", "community_id", "所属社区")
-    reject_dangling("worker_grids", "worker_id", "grid_workers", "worker_id", "网格员")
-    reject_dangling("worker_grids", "grid_id", "grids", "grid_id", "网格")
-    reject_dangling("inspections", "grid_id", "grids", "grid_id", "网格")
-    reject_dangling("leader_areas", "leader_id", "leaders", "leader_id", "领导")
-    reject_dangling("leader_areas", "township_id", "townships", "township_id", "乡镇")
-    reject_dangling("leader_cases", "leader_id", "leaders", "leader_id", "领导")
-    reject_dangling("leader_cases", "case_id", "cases", "case_id", "事项")
-    reject_dangling("supervisions", "case_id", "cases", "case_id", "事项")
-
-    if "cases" in out:
-        cases = out["cases"]
-        for col, parent, pcol, label in (("grid_id", "grids", "grid_id", "网格编码"),
-                                         ("township_id", "townships", "township_id", "乡镇编码")):
-            if parent not in out:
-                continue
-            bad = cases[col].notna() & ~cases[col].isin(out[parent][pcol])
-            if bad.any():
-                cases = cases.copy()
-                rej.add("cases", cases.loc[bad, "case_id"], col, f"{label}不存在，已忽略",
-                        ACTION_VALUE_CLEARED, cases.loc[bad, col])
-                cases.loc[bad, col] = pd.NA
-        out["cases"] = cases
     return out
+
+
+def clear_unknown_codes(cases: pd.DataFrame, *, grids: pd.DataFrame | None,
+                        townships: pd.DataFrame | None, rej: Rejections) -> pd.DataFrame:
+    """Clear a case's grid or township code that names no known unit (the case itself is kept)."""
+    for col, parent, pcol, label in (("grid_id", grids, "grid_id", "网格编码"),
+                                     ("township_id", townships, "township_id", "乡镇编码")):
+        if parent is None:
+            continue
+        bad = cases[col].notna() & ~cases[col].isin(parent[pcol])
+        if bad.any():
+            cases = cases.copy()
+            rej.add("cases", cases.loc[bad, "case_id"], col, f"{label}不存在，已忽略",
+                    ACTION_VALUE_CLEARED, cases.loc[bad, col])
+            cases.loc[bad, col] = pd.NA
+    return cases
 
 
 def _keys_of(df: pd.DataFrame, table: Table) -> pd.Series:
