@@ -124,9 +124,23 @@ def check_sources(
 
 @app.command()
 def worker(config: ConfigOpt = None) -> None:
-    """Run the refresh scheduler alone (for multi-process deployments). Not yet available."""
-    typer.echo("gridwatch worker: the scheduler arrives with the refresh-pipeline issue (#3).", err=True)
-    raise typer.Exit(code=1)
+    """Run the refresh schedule in the foreground, logging each refresh; stop with Ctrl-C or SIGTERM.
+
+    With several app processes, set refresh.in_app_scheduler = false and run one worker.
+
+    Exit code 7: another process already runs the schedule for this data_dir.
+    """
+    import logging
+
+    from dashboard.scheduler import run_worker
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s",
+                        force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        run_worker(_settings(config))
+    except GridwatchError as exc:
+        _fail(exc)
 
 
 @app.command()

@@ -25,6 +25,23 @@ TEXTS: dict[str, dict[str, str]] = {
     "legend_low": {"zh": "少", "en": "low"},
     "legend_high": {"zh": "多", "en": "high"},
     "error_prefix": {"zh": "出错了", "en": "Error"},
+    "stale_failed": {"zh": "数据未更新：最近一次刷新失败（{when}，{error}）；正在显示 {shown} 的数据。",
+                     "en": "Data not updated: the last refresh failed ({when}, {error}); showing data as of {shown}."},
+    "stale_failed_no_data": {"zh": "数据未更新：最近一次刷新失败（{when}，{error}）。",
+                             "en": "Data not updated: the last refresh failed ({when}, {error})."},
+    "stale_old": {"zh": "数据已超过 {minutes} 分钟未更新（最近一次成功刷新：{shown}）。请检查定时刷新"
+                        "（应用内定时刷新或 `gridwatch worker`）。",
+                  "en": "Data not updated for more than {minutes} minutes (last successful refresh: {shown}). "
+                        "Check the scheduled refresh (in-app scheduler or `gridwatch worker`)."},
+    "refresh_heading": {"zh": "数据刷新", "en": "Data refresh"},
+    "refresh_last_ok": {"zh": "上次成功：{when}", "en": "Last success: {when}"},
+    "refresh_last_error": {"zh": "上次失败：{when}", "en": "Last failure: {when}"},
+    "refresh_next": {"zh": "下次刷新：{when}", "en": "Next refresh: {when}"},
+    "refresh_every": {"zh": "每 {minutes} 分钟刷新一次", "en": "Every {minutes} minutes"},
+    "refresh_by_this": {"zh": "由本进程定时刷新", "en": "Scheduled by this process"},
+    "refresh_by_other": {"zh": "由另一进程定时刷新（{holder}）", "en": "Refreshed by another process ({holder})"},
+    "refresh_no_scheduler": {"zh": "定时刷新未运行", "en": "No scheduled refresh running"},
+    "never": {"zh": "无", "en": "never"},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 sys.path.insert(0, str(Path(__file__).parent))  # make `servers`/`browser` importable as modules
+os.environ.setdefault("GRIDWATCH_NO_SCHEDULER", "1")  # app runs in tests never start background refreshes
 
 import browser  # noqa: E402
 import servers  # noqa: E402
