@@ -11,9 +11,11 @@ import fcntl
 import hashlib
 import logging
 import os
+import resource
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -35,7 +37,14 @@ from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
 from loaders.load import context_for, read_raw, source_tables
 from loaders.schema import ACTION_VALUE_CLEARED, CASES, TABLES
-from loaders.validate import Rejections, check_parents, clear_unknown_codes, empty_rejected, validate_table
+from loaders.validate import (
+    Rejections,
+    check_parents,
+    clear_unknown_codes,
+    empty_rejected,
+    isin_strings,
+    validate_table,
+)
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "refresh.lock"
@@ -57,6 +66,7 @@ class StepTimer:
     """Collects the duration of each named step, in seconds."""
 
     durations: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, int] = field(default_factory=dict)  # process peak so far, after each step
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -65,6 +75,7 @@ class StepTimer:
             yield
         finally:
             self.durations[name] = round(self.durations.get(name, 0.0) + time.perf_counter() - t0, 4)
+            self.peak_rss_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 class RefreshBusy(GridwatchError):
@@ -139,8 +150,21 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
     as_of = _as_of(now, settings.timezone)
     prev = None if full else _previous(settings)
     built = Built()
-    grids_reused = _grid_side(settings, prev, built, timer, as_of)
-    _case_side(settings, prev, built, timer, as_of, reassign_base=not grids_reused)
+    since = None
+    if prev is not None:
+        wm = pd.Timestamp(prev.manifest["watermarks"]["cases.updated_at"])
+        since = wm - timedelta(minutes=settings.refresh.overlap_minutes)
+    # The case database is read (mostly I/O and Arrow, outside the GIL) while the grid side is
+    # processed: the refresh uses both cores.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-case") as pool:
+        t0 = time.perf_counter()
+        pending = pool.submit(lambda: {t: read_raw(settings, "case", t, since=since if t == "cases" else None)
+                                       for t in source_tables("case")})
+        grids_reused = _grid_side(settings, prev, built, timer, as_of)
+        with timer.step("read_case_wait"):
+            raw_case = pending.result()
+        timer.durations["read_case"] = round(time.perf_counter() - t0, 4)
+    _case_side(settings, prev, since, raw_case, built, timer, as_of, reassign_base=not grids_reused)
     with timer.step("deadlines"):
         cases = built.tables["cases"]
         deadlines = compute_deadlines(cases, now=as_of, timezone=settings.timezone,
@@ -278,16 +302,10 @@ def _areas_to_wgs84(tables: dict[str, pd.DataFrame], coord_sys: dict[str, str]) 
 
 # --- case side ----------------------------------------------------------------------------------
 
-def _case_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built, timer: StepTimer,
+def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Timestamp | None,
+               raw: dict[str, tuple[pd.DataFrame, str, str]], built: Built, timer: StepTimer,
                as_of: pd.Timestamp, *, reassign_base: bool) -> None:
-    since = None
-    if prev is not None:
-        wm = pd.Timestamp(prev.manifest["watermarks"]["cases.updated_at"])
-        since = wm - timedelta(minutes=settings.refresh.overlap_minutes)
     built.manifest["incremental_since"] = None if since is None else since.isoformat()
-    with timer.step("read_case"):
-        raw = {t: read_raw(settings, "case", t, since=since if t == "cases" else None)
-               for t in source_tables("case")}
     built.manifest["coord_sys"].update({t: r[2] for t, r in raw.items()})
     built.manifest["read_methods"].update({t: r[1] for t, r in raw.items()})
     built.manifest["rows_read"].update({t: len(r[0]) for t, r in raw.items()})
@@ -295,11 +313,13 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built
     with timer.step("validate_case"):
         tables = {}
         for t, (frame, _, coord_sys) in raw.items():
-            tables[t], r = validate_table(frame, t, context_for(settings, "case", coord_sys, as_of))
+            ids_of_batch = frame["case_id"].astype("str").str.strip().dropna() \
+                if t == "cases" and "case_id" in frame else None
+            tables[t], r = validate_table(frame, t, context_for(settings, "case", coord_sys, as_of), consume=True)
             rej.extend(r)
-        raw_ids = set(raw["cases"][0]["case_id"].dropna().astype(str).str.strip()) \
-            if "case_id" in raw["cases"][0] else set()
-        del raw
+            if t == "cases":
+                raw_ids = ids_of_batch if ids_of_batch is not None else pd.Series([], dtype="str")
+        raw.clear()
         grids, towns = built.tables["grids"], built.tables["townships"]
         batch = clear_unknown_codes(tables.pop("cases"), grids=grids, townships=towns, rej=rej)
     with timer.step("coordinates"):
@@ -311,14 +331,14 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built
     if prev is not None:
         with timer.step("merge"):
             base = snapshots.read_table(prev, "cases", CORE_COLUMNS)
-            base = base[~base["case_id"].isin(raw_ids)]
+            base = base[~isin_strings(base["case_id"], raw_ids).to_numpy()]
             base_restricted = pd.read_parquet(prev.file(f"{RESTRICTED}.parquet"))
-            base_restricted = base_restricted[base_restricted["case_id"].isin(base["case_id"])]
+            base_restricted = base_restricted[isin_strings(base_restricted["case_id"], base["case_id"]).to_numpy()]
             if reassign_base:
                 base = _place(base.assign(grid_id=base["source_grid_id"], township_id=base["source_township_id"]),
                               grids, settings, rej)
             old = snapshots.read_table(prev, "rejected")
-            kept = old[(old["table"] == "cases") & ~old["row_key"].isin(raw_ids)]
+            kept = old[(old["table"] == "cases").to_numpy() & ~isin_strings(old["row_key"], raw_ids).to_numpy()]
             if reassign_base:  # placement problems of the old rows are reported afresh below
                 kept = kept[kept["reason"] != FAR_REASON]
             built.rejected.append(kept)
@@ -340,7 +360,7 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built
 
 
 def _cases_to_wgs84(cases: pd.DataFrame) -> pd.DataFrame:
-    out = cases.copy()
+    out = cases.copy(deep=False)
     lon = out["lon"].to_numpy(dtype="float64", na_value=np.nan).copy()
     lat = out["lat"].to_numpy(dtype="float64", na_value=np.nan).copy()
     cs = out["coord_sys"].to_numpy(dtype=object)
@@ -372,7 +392,7 @@ def _place(cases: pd.DataFrame, grids: pd.DataFrame, settings: Settings, rej: Re
 
 def _mask(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Personal columns masked; accusation texts moved to the restricted table (SPEC §9)."""
-    out = cases.copy()
+    out = cases.copy(deep=False)
     out["petitioner_name"] = mask_names(cases["petitioner_name"])
     out["petitioner_phone"] = mask_phones(cases["petitioner_phone"])
     out["petitioner_id_no"] = mask_id_numbers(cases["petitioner_id_no"])
@@ -385,7 +405,7 @@ def _mask(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _snapshot_cases(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: pd.DataFrame) -> pd.DataFrame:
     """cases.parquet: identity and placement first, then light and deadlines, then the case columns."""
     lead = leader_cases.sort_values(["assigned_at", "leader_id"], kind="stable").drop_duplicates("case_id", keep="last")
-    c = cases.copy()
+    c = cases.copy(deep=False)
     c["leader_id"] = c["case_id"].map(lead.set_index("case_id")["leader_id"]).astype("str")
     c = c.join(deadlines)
     first = ["case_id", "grid_id", "community_id", "township_id", "assign_method", "lon", "lat",
@@ -397,18 +417,22 @@ def _snapshot_cases(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
 # --- writing --------------------------------------------------------------------------------------
 
 def _write_tables(folder: Path, built: Built) -> None:
-    for name, frame in built.tables.items():
+    def write(name: str, frame: pd.DataFrame) -> None:
         path = folder / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         source = built.reused.get(name)
         if source is not None and source.exists():
             try:
                 os.link(source, path)  # unchanged since the previous version: no rewrite
-                continue
             except OSError:
                 shutil.copyfile(source, path)
-                continue
+            return
         frame.to_parquet(path, index=False, compression="zstd")  # GeoDataFrames write GeoParquet
+
+    # Parquet encoding runs outside the GIL: two writers keep both cores busy.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="write") as pool:
+        for future in [pool.submit(write, n, f) for n, f in built.tables.items()]:
+            future.result()
 
 
 def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, as_of: pd.Timestamp
@@ -436,6 +460,7 @@ def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, 
         "incremental": incremental,
         "last_full_at": prev_full if incremental and prev_full else created,
         "durations": timer.durations,
+        "peak_rss_mb": timer.peak_rss_mb,
         "row_counts": {name: int(len(f)) for name, f in tables.items()},
         "rejected_counts": {str(k): int(v) for k, v in rows.groupby("table").size().items()},
         "flagged_counts": {str(k): int(v) for k, v in rejected.groupby("action").size().items()},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -9,7 +10,9 @@ def mask_names(names: pd.Series) -> pd.Series:
     """Keep the first character (the surname), mask the rest: 张三 -> 张*, 欧阳娜娜 -> 欧***."""
     s = names.astype("str")
     first = s.str.slice(0, 1)
-    stars = s.str.len().sub(1).clip(lower=1).map(lambda n: "*" * int(n), na_action="ignore")
+    lengths = s.str.len().fillna(0).astype("int64").to_numpy()
+    runs = np.array(["*" * n for n in range(int(lengths.max(initial=0)) + 1)], dtype=object)
+    stars = pd.Series(runs[np.clip(lengths - 1, 1, None)], index=s.index, dtype="str")
     return (first + stars).where(s.notna() & (s.str.len() > 0))
 
 

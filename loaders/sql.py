@@ -82,18 +82,23 @@ def _read_adbc(u: URL, query: str, *, backend: str, timeout_s: int) -> pd.DataFr
     else:
         import adbc_driver_sqlite.dbapi as adbc_sqlite
 
-        # SQLite columns are dynamically typed; ADBC infers a type per batch and fails on a mixed
-        # column, which dirty sources have. Read every column as text (blobs as hex) and let the
-        # validator parse types, so one odd value never aborts the fast path.
+        # SQLite columns are dynamically typed and ADBC infers one type per column from the first
+        # batch: a dirty source (text in a REAL column) makes the typed read fail. Then read every
+        # column as text (blobs as hex) and let the validator parse it, so one odd value never
+        # costs the fast path.
         with adbc_sqlite.connect(u.database or ":memory:") as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT * FROM ({query}) AS q LIMIT 0")
-            names = [d[0] for d in cur.description or ()]
-            cur.fetchall()
-            cols = ", ".join(
-                f"CASE WHEN typeof({_qi(n)}) = 'blob' THEN hex({_qi(n)}) ELSE CAST({_qi(n)} AS TEXT) END "
-                f"AS {_qi(n)}" for n in names)
-            cur.execute(f"SELECT {cols} FROM ({query}) AS q")
-            table = cur.fetch_arrow_table()
+            try:
+                cur.execute(query)
+                table = cur.fetch_arrow_table()
+            except Exception:  # noqa: BLE001 - the driver raises several error types for mismatches
+                cur.execute(f"SELECT * FROM ({query}) AS q LIMIT 0")
+                names = [d[0] for d in cur.description or ()]
+                cur.fetchall()
+                cols = ", ".join(
+                    f"CASE WHEN typeof({_qi(n)}) = 'blob' THEN hex({_qi(n)}) ELSE CAST({_qi(n)} AS TEXT) END "
+                    f"AS {_qi(n)}" for n in names)
+                cur.execute(f"SELECT {cols} FROM ({query}) AS q")
+                table = cur.fetch_arrow_table()
     return _arrow_to_pandas(table)
 
 
@@ -114,7 +119,17 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
                                       else pa.chunked_array([ch.storage for ch in c.chunks], f.type)
                                       for c, f in zip(table.columns, fields)], schema=pa.schema(fields))
     # ADBC delivers many small batches; one chunk per column makes later takes/filters fast.
-    return table.combine_chunks().to_pandas(types_mapper=_types_mapper)
+    # Combine column by column, dropping each original as we go, so the peak stays near one copy.
+    names = table.column_names
+    columns = [table.column(i) for i in range(table.num_columns)]
+    del table
+    data = {}
+    for name in names:
+        col = columns.pop(0)
+        data[name] = pd.Series(pa.chunked_array([col.combine_chunks()], type=col.type).to_pandas(
+            types_mapper=_types_mapper), name=name)
+        del col
+    return pd.DataFrame(data, copy=False)
 
 
 def _types_mapper(t: pa.DataType) -> Any:

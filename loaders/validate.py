@@ -116,25 +116,36 @@ def check_required_columns(raw: pd.DataFrame, table: Table, *, source: str) -> N
         )
 
 
-def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext
+def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext, *, consume: bool = False
                    ) -> tuple[pd.DataFrame, Rejections]:
-    """Canonical frame of one table plus its rejections. Never mutates `raw`."""
+    """Canonical frame of one table plus its rejections.
+
+    Never mutates `raw` unless `consume` is true: then each raw column is dropped once converted,
+    which keeps the peak memory of a million-row load near one copy of the table.
+    """
     table = TABLES[table_name]
     check_required_columns(raw, table, source=ctx.source)
     rej = Rejections()
     df = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    if consume:  # columns outside the canonical schema are not needed
+        for extra in [c for c in raw.columns if c not in table.names]:
+            del raw[extra]
     keys = _row_keys(raw, table)
-    drop = np.zeros(len(raw), dtype=bool)
+    n_rows = len(raw)
+    drop = np.zeros(n_rows, dtype=bool)
     for col in table.columns:
         if col.name not in raw.columns:
-            df[col.name] = _empty(col, ctx, len(raw))
+            df[col.name] = _empty(col, ctx, n_rows)
             continue
-        values, bad, reason = _convert(raw[col.name].reset_index(drop=True), col, ctx)
+        source = raw[col.name].reset_index(drop=True)
+        if consume:
+            del raw[col.name]
+        values, bad, reason = _convert(source, col, ctx)
         df[col.name] = values
         if bad.any():
             reject_row = col.required or col.dtype in ("enum", "category")
             action = ACTION_ROW_REJECTED if reject_row else ACTION_VALUE_CLEARED
-            shown = None if col.personal else raw[col.name].reset_index(drop=True)[bad]
+            shown = None if col.personal else source[bad]
             rej.add(table.name, keys[bad], col.name, reason[bad] if isinstance(reason, pd.Series)
                     else reason, action, shown)
             if reject_row:
@@ -191,6 +202,13 @@ def _convert(s: pd.Series, col: Column, ctx: ValidationContext
     """Converted values, a mask of values that were present but unusable, and the reason."""
     if col.dtype in ("id", "str"):
         return _to_str(s, is_id=col.dtype == "id"), pd.Series(False, index=s.index), ""
+    if col.dtype in ("int", "float") and (pd.api.types.is_numeric_dtype(s.dtype)
+                                          and not pd.api.types.is_bool_dtype(s.dtype)):
+        num = s.astype("float64")  # already numeric (typed database column): nothing to parse
+        if col.dtype == "int":
+            frac = num.notna() & (num % 1 != 0)
+            return num.where(~frac).round().astype("Int64"), frac, f"{col.label} 不是整数"
+        return num, pd.Series(False, index=s.index), ""
     if col.dtype in ("int", "float"):
         text = _to_str(s, is_id=False)
         num = pd.to_numeric(text, errors="coerce")
@@ -468,7 +486,7 @@ def _polygonal_part(geom: object) -> object:
 
 
 def _check_cases(df: pd.DataFrame, table: Table, ctx: ValidationContext, rej: Rejections) -> pd.DataFrame:
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write: columns are copied only where they change
     # Dates that cannot precede the receipt are cleared (the case itself stays usable).
     for col in ("accepted_at", "replied_at", "closed_at"):
         early = (df[col] < df["received_at"]).fillna(False).to_numpy()
@@ -634,13 +652,35 @@ def check_parents(tables: dict[str, pd.DataFrame], rej: Rejections, *,
         if child not in out or parent not in out or (children is not None and child not in children):
             continue
         df = out[child]
-        bad = df[col].notna() & ~df[col].isin(out[parent][pcol])
+        bad = df[col].notna() & ~isin_strings(df[col], out[parent][pcol])
         if bad.any():
             keys = _keys_of(df[bad], TABLES[child])
             rej.add(child, keys, col, f"{label} " + df.loc[bad, col].astype(STR) + " 不存在",
                     ACTION_ROW_REJECTED, df.loc[bad, col])
             out[child] = df[~bad].reset_index(drop=True)
     return out
+
+
+def isin_strings(values: pd.Series, allowed: pd.Series | np.ndarray | list[str]) -> pd.Series:
+    """`values.isin(allowed)` for string columns, done by Arrow in C++.
+
+    pandas' isin on Arrow strings converts every allowed value to a Python scalar first, which
+    takes seconds for a million case ids.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def arrow(v: pd.Series | np.ndarray | list[str]) -> pa.Array:
+        s = v if isinstance(v, pd.Series) else pd.Series(v, dtype=STR)
+        if not isinstance(s.dtype, pd.StringDtype):
+            s = s.astype(STR)
+        arr = pa.array(s.array) if hasattr(s.array, "__arrow_array__") else pa.array(s.astype(object))
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        return arr.cast(pa.large_string())
+
+    hit = pc.fill_null(pc.is_in(arrow(values), value_set=arrow(allowed).unique()), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=values.index)
 
 
 def clear_unknown_codes(cases: pd.DataFrame, *, grids: pd.DataFrame | None,
@@ -650,7 +690,7 @@ def clear_unknown_codes(cases: pd.DataFrame, *, grids: pd.DataFrame | None,
                                      ("township_id", townships, "township_id", "乡镇编码")):
         if parent is None:
             continue
-        bad = cases[col].notna() & ~cases[col].isin(parent[pcol])
+        bad = cases[col].notna() & ~isin_strings(cases[col], parent[pcol])
         if bad.any():
             cases = cases.copy()
             rej.add("cases", cases.loc[bad, "case_id"], col, f"{label}不存在，已忽略",

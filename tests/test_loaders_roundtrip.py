@@ -130,3 +130,20 @@ def test_csv_in_gb18030_and_geojson(tmp_path: Path, reference: dict[str, pd.Data
     got = normalised(result)
     pd.testing.assert_frame_equal(got["leaders"], reference["leaders"])
     pd.testing.assert_frame_equal(got["grids"], reference["grids"])
+
+
+def test_dirty_sqlite_column_keeps_fast_path(tmp_path: Path) -> None:
+    """Text in a REAL column makes ADBC's typed read fail; the text fallback still uses Arrow."""
+    tables = canonical_tables()
+    write_sqlalchemy(f"sqlite:///{tmp_path}/grid.sqlite", {t: tables[t] for t in GRID})
+    write_sqlalchemy(f"sqlite:///{tmp_path}/case.sqlite", {t: tables[t] for t in CASE})
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/case.sqlite")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE cases SET lon = 'east' WHERE case_id = 'C001'")
+    engine.dispose()
+    result = load_sources(_settings({"url": "sqlite:///grid.sqlite"}, {"url": "sqlite:///case.sqlite"}, tmp_path))
+    assert result.methods["cases"] == "adbc"
+    cases = result.tables["cases"].set_index("case_id")
+    assert len(cases) == 4 and pd.isna(cases.loc["C001", "lon"]) and cases.loc["C002", "lon"] == 111.715
+    reasons = result.rejected.loc[result.rejected["row_key"] == "C001", "reason"].tolist()
+    assert "经度 不是数字" in reasons
