@@ -27,14 +27,16 @@ sys.path.insert(0, str(ROOT))
 
 # Runs in a fresh interpreter so that its peak RSS is the refresh's own.
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from dashboard.pipeline import refresh
 from dashboard.settings import load_settings
 settings = load_settings(sys.argv[1])
 t0 = time.perf_counter()
 snap = refresh(settings, full=sys.argv[2] == "full", wait_s=600)
 seconds = time.perf_counter() - t0
-print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so a child would report its parent's peak.
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "peak_rss_mb": hwm / 1024,
                   "durations": snap.manifest["durations"], "batch_rows": snap.manifest.get("batch_rows"),
                   "incremental": snap.manifest.get("incremental"), "version": snap.version}))
 """

@@ -75,7 +75,19 @@ class StepTimer:
             yield
         finally:
             self.durations[name] = round(self.durations.get(name, 0.0) + time.perf_counter() - t0, 4)
-            self.peak_rss_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            self.peak_rss_mb[name] = peak_rss_mb()
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory in MB (VmHWM; ru_maxrss would include a parent's peak)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 class RefreshBusy(GridwatchError):
@@ -183,8 +195,9 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
         rejected = [r for r in built.rejected if len(r)]
         built.tables["rejected"] = (pd.concat(rejected, ignore_index=True) if rejected else empty_rejected())
     version = snapshots.new_version()
-    with timer.step("write"), snapshots.writing(settings.data_path, version) as folder:
-        _write_tables(folder, built)
+    with snapshots.writing(settings.data_path, version) as folder:
+        with timer.step("write"):
+            _write_tables(folder, built)
         snapshots.write_manifest(folder, _manifest(settings, version, built, timer, as_of))
     snapshots.publish(settings.data_path, version, keep=settings.refresh.keep_versions)
     return version

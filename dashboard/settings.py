@@ -166,6 +166,126 @@ class MapSettings(_Section):
         20000, ge=0, description="most case points drawn on one map; larger scopes show aggregates")
 
 
+class AppDBSettings(_Section):
+    """The app database: alert lifecycle, 复盘 reviews and the audit log (SPEC §2, §9)."""
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL of the app DB, e.g. postgresql+psycopg://gw:${APPDB_PASS}@host/gridwatch; "
+        "empty for sqlite:///<data_dir>/app.sqlite")
+    busy_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="seconds a write waits for another process's write to the same alert "
+        "or database file before failing")
+
+
+class AlertSettings(_Section):
+    """Alert lifecycle (SPEC §8): ids, episodes and visibility."""
+
+    quiet_hours: float = Field(
+        72.0, gt=0, description="an alert that fires again within this many hours of the refresh that found its "
+        "condition cleared keeps its alert_id (reopened if closed); after a longer quiet it is a new alert")
+    closed_visible_days: int = Field(
+        30, ge=0, description="closed alerts whose condition has cleared stay listed this many days after closing")
+
+
+class SensitivePeriod(_Section):
+    """One sensitive period (重点时期): while it is in force every alert level is raised one step."""
+
+    name: str = Field(..., min_length=1, description="name shown on every page while in force, e.g. 春节")
+    start: str = Field(..., description="first day, local date YYYY-MM-DD")
+    end: str = Field(..., description="last day (inclusive), local date YYYY-MM-DD")
+    threshold_factor: float = Field(
+        1.0, gt=0, le=1, description="count thresholds are multiplied by this (rounded up) while in force")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> str:
+        import datetime as dt
+
+        if isinstance(value, dt.date):
+            return value.isoformat()[:10]
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD") from None
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.end < self.start:
+            raise ValueError(f"sensitive period {self.name!r} ends ({self.end}) before it starts ({self.start})")
+
+
+class WarningSettings(_Section):
+    """Early warning (SPEC §8): detector thresholds and sensitive periods (重点时期)."""
+
+    enabled: bool = Field(True, description="run the early-warning detectors on every refresh")
+    event_lookback_days: int = Field(
+        7, ge=1, le=366, description="case-based alerts (越级访, 集体访, repeated visits, repeat petitioners) fire "
+        "while their latest qualifying case is at most this many days old")
+    max_case_ids: int = Field(50, ge=1, le=1000, description="most case ids listed in one alert's evidence")
+    repeated_collective_count: int = Field(
+        3, ge=2, description="collective visits on the same issue within the window that raise a red alert")
+    repeated_collective_days: int = Field(7, ge=1, description="window (days) of the repeated-collective-visit rule")
+    repeated_collective_key: list[str] = Field(
+        default_factory=lambda: ["township_id", "category"],
+        description="case columns that together identify 'the same issue' (e.g. add subcategory)")
+    collective_yellow_people: int = Field(5, ge=2, description="a visit with this many people or more: yellow alert")
+    collective_red_people: int = Field(
+        50, ge=2, description="a visit with this many people or more: red alert (规模性集体访)")
+    repeat_petitioner_count: int = Field(
+        3, ge=2, description="cases of one petitioner_key within the window that raise a yellow alert")
+    repeat_petitioner_days: int = Field(30, ge=1, description="window (days) of the repeat-petitioner rule")
+    surge_units: list[Literal["grid", "community", "township", "county"]] = Field(
+        default_factory=lambda: ["grid", "community", "township"], description="unit types checked for surges")
+    surge_baseline_days: int = Field(
+        28, ge=7, le=365, description="a unit's baseline: its cases in this many days before the latest week")
+    surge_alpha: float = Field(
+        0.001, gt=0, lt=0.5, description="a surge needs a one-sided Poisson rate-test p-value below this")
+    surge_min_day: int = Field(5, ge=1, description="a day's surge needs at least this many cases today")
+    surge_min_week: int = Field(10, ge=1, description="a week's surge needs at least this many cases in the last 7 days")
+    surge_ratio_yellow: float = Field(2.0, gt=1, description="count ÷ baseline expectation from which a surge is yellow")
+    surge_ratio_orange: float = Field(3.0, gt=1, description="count ÷ baseline expectation from which a surge is orange")
+    surge_ratio_red: float = Field(5.0, gt=1, description="count ÷ baseline expectation from which a surge is red")
+    hotspot_windows_days: list[int] = Field(
+        default_factory=lambda: [7, 30], description="windows (days, ending today) of the Gi* hotspot maps")
+    hotspot_measure: Literal["count", "rate_per_10k"] = Field(
+        "count", description="Gi* on case counts per grid, or on cases per 10,000 residents (grid population)")
+    hotspot_fdr: bool = Field(True, description="false-discovery-rate correction of the 99/95/90 % hotspot bins")
+    hotspot_min_bin: int = Field(
+        2, ge=1, le=3, description="hot bin from which a grid raises an alert: 1 = 90 %, 2 = 95 %, 3 = 99 % (yellow "
+        "from 95 %, orange at 99 %, blue at 90 %)")
+    hotspot_min_cases: int = Field(
+        5, ge=0, description="a hotspot alert needs at least this many cases in the grid and its neighbours")
+    contiguity_tolerance_m: float = Field(
+        1.0, ge=0, description="grids closer than this (metres) count as touching (bridges digitising gaps)")
+    island_neighbours: int = Field(4, ge=1, le=20, description="a grid touching no other gets its k nearest as neighbours")
+    emerging_weeks: int = Field(12, ge=6, le=104, description="weeks of Gi* history for emerging-hotspot classes")
+    emerging_min_bin: int = Field(1, ge=1, le=3, description="weekly hot bin that counts as a hot week (1 = 90 %)")
+    emerging_trend_alpha: float = Field(
+        0.05, gt=0, lt=0.5, description="Mann-Kendall significance for intensifying / diminishing")
+    emerging_alert_levels: dict[str, Literal["red", "orange", "yellow", "blue"]] = Field(
+        default_factory=lambda: {"new_hot": "yellow", "consecutive_hot": "yellow", "intensifying_hot": "orange",
+                                 "sporadic_hot": "blue", "oscillating_hot": "blue"},
+        description="emerging-hotspot classes that raise an alert, and at which level (others only on the map)")
+    backlog_units: list[Literal["grid", "community", "township", "county"]] = Field(
+        default_factory=lambda: ["township"], description="unit types checked for red-light and 积案 backlogs")
+    backlog_red_yellow: int = Field(20, ge=1, description="red-light (overdue) open cases in a unit: yellow alert")
+    backlog_red_orange: int = Field(50, ge=1, description="red-light (overdue) open cases in a unit: orange alert")
+    backlog_old_yellow: int = Field(20, ge=1, description="积案 (open past deadlines.backlog_days) in a unit: yellow")
+    backlog_old_orange: int = Field(50, ge=1, description="积案 (open past deadlines.backlog_days) in a unit: orange")
+    sensitive_periods: list[SensitivePeriod] = Field(
+        default_factory=list, description="重点时期: [{name, start, end, threshold_factor}], dates YYYY-MM-DD inclusive; "
+        "levels go up one step and count thresholds are multiplied by threshold_factor (default 1)")
+
+    @field_validator("emerging_alert_levels")
+    @classmethod
+    def _known_classes(cls, value: dict[str, str]) -> dict[str, str]:
+        from geo.hotspots import TREND_CLASS_BY_CODE
+
+        unknown = sorted(set(value) - set(TREND_CLASS_BY_CODE))
+        if unknown:
+            raise ValueError(f"unknown class(es) {unknown}; expected some of {sorted(TREND_CLASS_BY_CODE)}")
+        return value
+
+
 class DemoSettings(_Section):
     """The embedded demo (示例数据)."""
 
@@ -205,6 +325,9 @@ class Settings(_Section):
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings, description="time limits and lights")
     metrics: MetricSettings = Field(default_factory=MetricSettings, description="metrics per unit and period")
     map: MapSettings = Field(default_factory=MapSettings, description="map display")
+    app_db: AppDBSettings = Field(default_factory=AppDBSettings, description="app database (alerts, audit log)")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="alert lifecycle")
+    warnings: WarningSettings = Field(default_factory=WarningSettings, description="early-warning detectors")
     demo: DemoSettings = Field(default_factory=DemoSettings, description="embedded demo data")
     server: ServerSettings = Field(default_factory=ServerSettings, description="app server")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -11,23 +13,49 @@ from geo.coords import distance_m
 METHODS = ("point", "grid_code", "township_code", "nearest", "unassigned")
 
 
-def points_in_grids(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+def spatial_order(lon: np.ndarray, lat: np.ndarray, *, cells: int = 1024, block: int = 16) -> np.ndarray:
+    """A permutation that visits points block by block on a cells×cells lattice over their extent.
+
+    Querying the grid tree in this order keeps consecutive queries in the same part of the tree,
+    which makes a million-point query several times faster than in source order.
+    """
+    x0, x1 = float(np.min(lon)), float(np.max(lon))
+    y0, y1 = float(np.min(lat)), float(np.max(lat))
+    cx = ((lon - x0) / max(x1 - x0, 1e-12) * (cells - 1)).astype(np.int64)
+    cy = ((lat - y0) / max(y1 - y0, 1e-12) * (cells - 1)).astype(np.int64)
+    per_row = cells // block
+    key = ((cy // block) * per_row + cx // block) * block * block + (cy % block) * block + cx % block
+    return np.argsort(key, kind="stable")
+
+
+def points_in_grids(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray, *, threads: int = 2) -> np.ndarray:
     """Index into `geoms` of the grid each point intersects; -1 if none.
 
     A point on a shared edge or vertex intersects several grids: the lowest index wins, so pass
     grids sorted by grid_id to get the lowest-grid_id tie-break of SPEC §5.
     """
     out = np.full(len(lon), -1, dtype=np.int64)
-    ok = ~(np.isnan(lon) | np.isnan(lat))
-    if not ok.any() or len(geoms) == 0:
+    ok = np.flatnonzero(~(np.isnan(lon) | np.isnan(lat)))
+    if len(ok) == 0 or len(geoms) == 0:
         return out
     tree = shapely.STRtree(geoms)
-    pts = shapely.points(lon[ok], lat[ok])
-    pi, gi = tree.query(pts, predicate="intersects")
-    best = np.full(int(ok.sum()), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(best, pi, gi)
-    best[best == np.iinfo(np.int64).max] = -1
-    out[ok] = best
+    ordered = ok[spatial_order(lon[ok], lat[ok])]
+
+    def query(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pi, gi = tree.query(shapely.points(lon[part], lat[part]), predicate="intersects")
+        return part[pi], gi
+
+    parts = np.array_split(ordered, max(1, min(threads, len(ordered) // 50_000)))
+    if len(parts) == 1:
+        results = [query(parts[0])]
+    else:  # shapely releases the GIL: contiguous halves of the sorted points on both cores
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            results = list(pool.map(query, parts))
+    best = np.full(len(lon), np.iinfo(np.int64).max, dtype=np.int64)
+    for pi, gi in results:
+        np.minimum.at(best, pi, gi)
+    hit = best != np.iinfo(np.int64).max
+    out[hit] = best[hit]
     return out
 
 
@@ -88,21 +116,22 @@ def assign_cases(cases: pd.DataFrame, grids: pd.DataFrame, *, tolerance_m: float
     far = far_from_grids(lon, lat, geoms, outside_km=outside_km)
     lon[far] = np.nan  # not used, never moved: the case falls back to its codes
     lat[far] = np.nan
+    # Everything below works on integer indices; strings are materialised once, by Arrow, at the end.
     hit = points_in_grids(lon, lat, geoms)
-    method = np.where(hit >= 0, "point", "unassigned").astype(object)
+    method = np.where(hit >= 0, 0, 4).astype(np.int64)  # index into METHODS
 
-    code_idx = pd.Index(g["grid_id"]).get_indexer(cases["grid_id"].astype(object).where(
-        cases["grid_id"].notna(), None))
+    code_idx = pd.Index(g["grid_id"]).get_indexer(cases["grid_id"])
     use_code = (hit < 0) & (code_idx >= 0)
     hit = np.where(use_code, code_idx, hit)
-    method[use_code] = "grid_code"
+    method[use_code] = 1
 
-    township = np.where(hit >= 0, g["township_id"].to_numpy(dtype=object)[np.maximum(hit, 0)], None)
-    own_town = cases["township_id"].to_numpy(dtype=object)
-    known_towns = set(g["township_id"].dropna())
-    use_town = (hit < 0) & np.array([t in known_towns for t in own_town], dtype=bool)
-    township[use_town] = own_town[use_town]
-    method[use_town] = "township_code"
+    towns = pd.Index(g["township_id"].dropna().unique())
+    grid_town = towns.get_indexer(g["township_id"])
+    town = np.where(hit >= 0, grid_town[np.maximum(hit, 0)], -1)
+    own_town = towns.get_indexer(cases["township_id"])
+    use_town = (hit < 0) & (own_town >= 0)
+    town[use_town] = own_town[use_town]
+    method[use_town] = 2
 
     todo = (hit < 0) & ~use_town & ~np.isnan(lon)
     if todo.any():
@@ -110,16 +139,24 @@ def assign_cases(cases: pd.DataFrame, grids: pd.DataFrame, *, tolerance_m: float
         pos = np.flatnonzero(todo)
         found = near >= 0
         hit[pos[found]] = near[found]
-        method[pos[found]] = "nearest"
-        township[pos[found]] = g["township_id"].to_numpy(dtype=object)[near[found]]
+        method[pos[found]] = 3
+        town[pos[found]] = grid_town[near[found]]
 
-    has = hit >= 0
-    grid_id = np.where(has, g["grid_id"].to_numpy(dtype=object)[np.maximum(hit, 0)], None)
-    community = np.where(has, g["community_id"].to_numpy(dtype=object)[np.maximum(hit, 0)], None)
     return pd.DataFrame({
-        "grid_id": pd.array(grid_id, dtype="str"),
-        "community_id": pd.array(community, dtype="str"),
-        "township_id": pd.array(township, dtype="str"),
-        "assign_method": pd.array(method, dtype="str"),
+        "grid_id": take_strings(g["grid_id"], hit, cases.index),
+        "community_id": take_strings(g["community_id"], hit, cases.index),
+        "township_id": take_strings(pd.Series(towns, dtype="str"), town, cases.index),
+        "assign_method": take_strings(pd.Series(METHODS, dtype="str"), method, cases.index),
         "far_outside": far,
     }, index=cases.index)
+
+
+def take_strings(values: pd.Series, idx: np.ndarray, index: pd.Index) -> pd.Series:
+    """values[idx] as a "str" Series (null where idx < 0), gathered by Arrow rather than per object."""
+    import pyarrow as pa
+
+    source = pa.array(values.astype(object).where(values.notna(), None).tolist(), type=pa.string())
+    taken = source.take(pa.array(idx, type=pa.int64(), mask=idx < 0))
+    out = taken.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow", na_value=np.nan)
+                          if pa.types.is_string(t) else None)
+    return out.set_axis(index).astype("str")
