@@ -36,6 +36,7 @@ from geo.metrics import compute_metrics
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
 from loaders.load import context_for, read_raw, source_tables
+from loaders.sql import release_arrow_memory
 from loaders.schema import ACTION_VALUE_CLEARED, CASES, TABLES
 from loaders.validate import (
     Rejections,
@@ -173,8 +174,10 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
         pending = pool.submit(lambda: {t: read_raw(settings, "case", t, since=since if t == "cases" else None)
                                        for t in source_tables("case")})
         grids_reused = _grid_side(settings, prev, built, timer, as_of)
+        release_arrow_memory()
         with timer.step("read_case_wait"):
             raw_case = pending.result()
+        release_arrow_memory()
         timer.durations["read_case"] = round(time.perf_counter() - t0, 4)
     _case_side(settings, prev, since, raw_case, built, timer, as_of, reassign_base=not grids_reused)
     with timer.step("deadlines"):
@@ -333,6 +336,7 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
             if t == "cases":
                 raw_ids = ids_of_batch if ids_of_batch is not None else pd.Series([], dtype="str")
         raw.clear()
+        release_arrow_memory()
         grids, towns = built.tables["grids"], built.tables["townships"]
         batch = clear_unknown_codes(tables.pop("cases"), grids=grids, townships=towns, rej=rej)
     with timer.step("coordinates"):

@@ -129,7 +129,29 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
         data[name] = pd.Series(pa.chunked_array([col.combine_chunks()], type=col.type).to_pandas(
             types_mapper=_types_mapper), name=name)
         del col
-    return pd.DataFrame(data, copy=False)
+    frame = pd.DataFrame(data, copy=False)
+    release_arrow_memory()
+    return frame
+
+
+def release_arrow_memory() -> None:
+    """Hand memory the allocators keep after frees back to the OS (hundreds of MB after a big read).
+
+    Arrow's pool (mimalloc) and glibc's heap both hold on to freed blocks; a refresh that reads a
+    million rows would otherwise keep its peak for its whole life.
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        try:
+            ctypes.CDLL(libc_name).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc
+            pass
 
 
 def _types_mapper(t: pa.DataType) -> Any:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from loaders.enums import ENUMERATIONS, Enumeration, category_enumeration
@@ -140,6 +141,8 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext, *
         source = raw[col.name].reset_index(drop=True)
         if consume:
             del raw[col.name]
+            if col.dtype == "datetime":  # the biggest temporaries: give their memory back as we go
+                pa.default_memory_pool().release_unused()
         values, bad, reason = _convert(source, col, ctx)
         df[col.name] = values
         if bad.any():
