@@ -167,40 +167,46 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
     if prev is not None:
         wm = pd.Timestamp(prev.manifest["watermarks"]["cases.updated_at"])
         since = wm - timedelta(minutes=settings.refresh.overlap_minutes)
-    # The case database is read (mostly I/O and Arrow, outside the GIL) while the grid side is
-    # processed: the refresh uses both cores.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-case") as pool:
-        t0 = time.perf_counter()
-        pending = pool.submit(lambda: {t: read_raw(settings, "case", t, since=since if t == "cases" else None)
-                                       for t in source_tables("case")})
-        grids_reused = _grid_side(settings, prev, built, timer, as_of)
-        release_arrow_memory()
-        with timer.step("read_case_wait"):
-            raw_case = pending.result()
-        release_arrow_memory()
-        timer.durations["read_case"] = round(time.perf_counter() - t0, 4)
-    _case_side(settings, prev, since, raw_case, built, timer, as_of, reassign_base=not grids_reused)
-    with timer.step("deadlines"):
-        cases = built.tables["cases"]
-        deadlines = compute_deadlines(cases, now=as_of, timezone=settings.timezone,
-                                      yellow_days=settings.deadlines.yellow_days,
-                                      backlog_days=settings.deadlines.backlog_days)
-    with timer.step("metrics"):
-        m = settings.metrics
-        built.tables["metrics"] = compute_metrics(
-            cases, deadlines, built.tables["leader_cases"], now=as_of,
-            jurisdiction_level=settings.jurisdiction_level, timezone=settings.timezone,
-            evaluation_window_days=m.evaluation_window_days, collective_min_people=m.collective_min_people,
-            day_units=tuple(m.day_units), backlog_days=settings.deadlines.backlog_days,
-            history_days=m.history_days)
-    with timer.step("tables"):
-        built.tables["cases"] = _snapshot_cases(cases, deadlines, built.tables["leader_cases"])
+    version = snapshots.new_version()
+    with snapshots.writing(settings.data_path, version) as folder, TableWriter(folder, built) as writer:
+        # The case database is read (mostly I/O and Arrow, outside the GIL) while the grid side is
+        # processed, and each table is written in the background as soon as it is final: the
+        # refresh keeps both cores busy.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-case") as pool:
+            t0 = time.perf_counter()
+            pending = pool.submit(lambda: {t: read_raw(settings, "case", t, since=since if t == "cases" else None)
+                                           for t in source_tables("case")})
+            grids_reused = _grid_side(settings, prev, built, timer, as_of)
+            writer.submit(*GRID_SIDE_TABLES)
+            release_arrow_memory()
+            with timer.step("read_case_wait"):
+                raw_case = pending.result()
+            release_arrow_memory()
+            timer.durations["read_case"] = round(time.perf_counter() - t0, 4)
+        _case_side(settings, prev, since, raw_case, built, timer, as_of, reassign_base=not grids_reused)
+        writer.submit(*CASE_SIDE_TABLES, RESTRICTED)
+        with timer.step("deadlines"):
+            cases = built.tables["cases"]
+            deadlines = compute_deadlines(cases, now=as_of, timezone=settings.timezone,
+                                          yellow_days=settings.deadlines.yellow_days,
+                                          backlog_days=settings.deadlines.backlog_days)
+        with timer.step("tables"):
+            built.tables["cases"] = _snapshot_cases(cases, deadlines, built.tables["leader_cases"])
+            writer.submit("cases")
+        with timer.step("metrics"):
+            m = settings.metrics
+            built.tables["metrics"] = compute_metrics(
+                cases, deadlines, built.tables["leader_cases"], now=as_of,
+                jurisdiction_level=settings.jurisdiction_level, timezone=settings.timezone,
+                evaluation_window_days=m.evaluation_window_days, collective_min_people=m.collective_min_people,
+                day_units=tuple(m.day_units), backlog_days=settings.deadlines.backlog_days,
+                history_days=m.history_days)
+        del cases, deadlines
         rejected = [r for r in built.rejected if len(r)]
         built.tables["rejected"] = (pd.concat(rejected, ignore_index=True) if rejected else empty_rejected())
-    version = snapshots.new_version()
-    with snapshots.writing(settings.data_path, version) as folder:
-        with timer.step("write"):
-            _write_tables(folder, built)
+        writer.submit("metrics", "rejected")
+        with timer.step("write_wait"):
+            writer.wait()
         snapshots.write_manifest(folder, _manifest(settings, version, built, timer, as_of))
     snapshots.publish(settings.data_path, version, keep=settings.refresh.keep_versions)
     return version
@@ -359,8 +365,9 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
             if reassign_base:  # placement problems of the old rows are reported afresh below
                 kept = kept[kept["reason"] != FAR_REASON]
             built.rejected.append(kept)
+    # Source order for a full refresh, previous order plus the new batch for an incremental one:
+    # sorting a million ids costs more than it is worth (readers key on case_id).
     cases = batch if base is None else pd.concat([base, batch], ignore_index=True)
-    cases = cases.sort_values("case_id", kind="stable").reset_index(drop=True)
     restricted = restricted if base_restricted is None else pd.concat([base_restricted, restricted],
                                                                        ignore_index=True)
     with timer.step("validate_case"):
@@ -433,11 +440,37 @@ def _snapshot_cases(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
 
 # --- writing --------------------------------------------------------------------------------------
 
-def _write_tables(folder: Path, built: Built) -> None:
-    def write(name: str, frame: pd.DataFrame) -> None:
-        path = folder / f"{name}.parquet"
+class TableWriter:
+    """Writes snapshot tables to Parquet on a background thread as they become final.
+
+    Parquet encoding runs outside the GIL, so writing overlaps the computation of later tables.
+    Tables unchanged since the previous version are hard-linked instead of rewritten.
+    """
+
+    def __init__(self, folder: Path, built: Built) -> None:
+        self.folder = folder
+        self.built = built
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write")
+        self.futures: list[Any] = []
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, *names: str) -> None:
+        for name in names:
+            self.futures.append(self.pool.submit(self._write, name, self.built.tables[name]))
+
+    def wait(self) -> None:
+        for future in self.futures:
+            future.result()  # re-raises a write error (e.g. disk full) in the refresh
+
+    def _write(self, name: str, frame: pd.DataFrame) -> None:
+        path = self.folder / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        source = built.reused.get(name)
+        source = self.built.reused.get(name)
         if source is not None and source.exists():
             try:
                 os.link(source, path)  # unchanged since the previous version: no rewrite
@@ -445,11 +478,6 @@ def _write_tables(folder: Path, built: Built) -> None:
                 shutil.copyfile(source, path)
             return
         frame.to_parquet(path, index=False, compression="zstd")  # GeoDataFrames write GeoParquet
-
-    # Parquet encoding runs outside the GIL: two writers keep both cores busy.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="write") as pool:
-        for future in [pool.submit(write, n, f) for n, f in built.tables.items()]:
-            future.result()
 
 
 def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, as_of: pd.Timestamp
