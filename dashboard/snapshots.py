@@ -111,10 +111,16 @@ def publish(data_dir: Path, version: str, *, keep: int) -> None:
     if not (root / version / MANIFEST).exists():
         raise SnapshotError(f"snapshot {version} has no manifest; not publishing it")
     tmp = root / f"{TMP_PREFIX}{CURRENT}-{uuid.uuid4().hex[:6]}"
-    tmp.write_text(version + "\n", encoding="utf-8")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / CURRENT)
+    try:
+        tmp.write_text(version + "\n", encoding="utf-8")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, root / CURRENT)
+    except OSError as exc:  # CURRENT still names the previous version; drop the unpublished one
+        tmp.unlink(missing_ok=True)
+        shutil.rmtree(root / version, ignore_errors=True)
+        raise SnapshotError(f"快照发布失败 / cannot switch {root / CURRENT} to {version}: {exc}. The previous "
+                            f"snapshot stays current; free disk space in data_dir and refresh again.") from exc
     _fsync_dir(root)
     prune(data_dir, keep=keep)
 

@@ -33,6 +33,8 @@ TEXTS: dict[str, dict[str, str]] = {
                         "（应用内定时刷新或 `gridwatch worker`）。",
                   "en": "Data not updated for more than {minutes} minutes (last successful refresh: {shown}). "
                         "Check the scheduled refresh (in-app scheduler or `gridwatch worker`)."},
+    "snapshot_skipped": {"zh": "已跳过损坏的数据快照（{skipped}）；正在显示快照 {shown}。",
+                         "en": "Skipped unreadable snapshot(s) ({skipped}); showing snapshot {shown}."},
     "refresh_heading": {"zh": "数据刷新", "en": "Data refresh"},
     "refresh_last_ok": {"zh": "上次成功：{when}", "en": "Last success: {when}"},
     "refresh_last_error": {"zh": "上次失败：{when}", "en": "Last failure: {when}"},

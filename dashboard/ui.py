@@ -106,6 +106,9 @@ def banners(snap: snapshots.Snapshot | None) -> None:
         status = scheduler.refresh_status(s)
         if status.stale:
             st.error(stale_message(status, snap, s.timezone), icon="⚠️")
+    if snap is not None and snap.skipped:  # corrupted newer versions were passed over (snapshots.open_current)
+        st.warning(t("snapshot_skipped").format(shown=snap.version,
+                                                 skipped=_escape_markdown("; ".join(snap.skipped))), icon="⚠️")
     if (s is not None and s.demo.enabled) or (snap is not None and snap.manifest.get("demo")):
         st.warning(t("demo_banner"), icon="🧪")
 

@@ -130,7 +130,7 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
             types_mapper=_types_mapper), name=name)
         del col
     frame = pd.DataFrame(data, copy=False)
-    release_arrow_memory()
+    pa.default_memory_pool().release_unused()  # cheap; the full release runs between refresh steps
     return frame
 
 
