@@ -307,6 +307,11 @@ def start_scheduler(settings: Settings) -> SchedulerHandle:
     r = settings.refresh
     tz = ZoneInfo(settings.timezone)
     handle = SchedulerHandle(settings=settings, is_scheduler=True, _lock=lock)
+    # The scheduling process cleans up after a refresh that was killed earlier (a no-op while a
+    # refresh holds its lock; readers never see the leftovers either way).
+    left = snapshots.recover(data_dir)
+    if left:
+        log.info("removed leftovers of an interrupted refresh: %s", ", ".join(left))
     try:
         sched = BackgroundScheduler(
             timezone=tz, executors={"default": ThreadPoolExecutor(2)},
