@@ -1908,4 +1908,4 @@ def _write_atomically(out_dir: Path, grid_tables: Mapping[str, pa.Table],
         raise
 
 
-__all__ = ["DemoInfo", "build_demo", "demo_exists", "load_outline", "wgs84_to_gcj02_array"]
+__all__ = ["DemoInfo", "build_demo", "demo_exists", "load_outline"]

@@ -7,7 +7,6 @@ read and merged into the previous snapshot's cases. `full=True` rebuilds everyth
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -26,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dashboard import snapshots
+from dashboard import locks, snapshots
 from dashboard.settings import Settings
 from geo.areas import fill_area_geometry
 from geo.assign import FAR_REASON, assign_cases
@@ -37,7 +36,7 @@ from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
 from loaders.load import context_for, read_raw, source_tables
 from loaders.sql import release_arrow_memory
-from loaders.schema import ACTION_VALUE_CLEARED, CASES, TABLES
+from loaders.schema import ACTION_VALUE_CLEARED, CASES
 from loaders.validate import (
     Rejections,
     check_parents,
@@ -100,24 +99,12 @@ class RefreshBusy(GridwatchError):
 @contextmanager
 def refresh_lock(data_dir: Path, *, wait_s: float = 0.0) -> Iterator[None]:
     """Cross-process lock so only one refresh writes at a time; raises RefreshBusy after `wait_s`."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(data_dir / LOCK_NAME, "a+")
-    deadline = time.monotonic() + wait_s
+    fh = locks.acquire(data_dir / LOCK_NAME, wait_s=wait_s, poll_s=0.2)
+    if fh is None:
+        raise RefreshBusy(
+            f"另一个刷新正在进行 / another refresh is running (lock {data_dir / LOCK_NAME}). "
+            f"Wait for it to finish, or pass --wait SECONDS.")
     try:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise RefreshBusy(
-                        f"另一个刷新正在进行 / another refresh is running (lock {data_dir / LOCK_NAME}). "
-                        f"Wait for it to finish, or pass --wait SECONDS.") from None
-                time.sleep(0.2)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
         yield
     finally:
         fh.close()

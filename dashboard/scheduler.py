@@ -17,7 +17,7 @@ from types import FrameType
 from typing import IO, Any, Literal
 from zoneinfo import ZoneInfo
 
-from dashboard import snapshots
+from dashboard import locks, snapshots
 from dashboard.settings import Settings
 from loaders.errors import ConfigError, GridwatchError, SchemaError
 
@@ -108,23 +108,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _acquire_lock(data_dir: Path, *, wait_s: float = LOCK_WAIT_S) -> IO[str] | None:
     """The exclusive scheduler lock (held until the file is closed), or None when another holds it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(data_dir / LOCK_NAME, "a+", encoding="utf-8")
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                fh.close()
-                return None
-            time.sleep(0.05)
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-    fh.flush()
-    return fh
+    return locks.acquire(data_dir / LOCK_NAME, wait_s=wait_s, poll_s=0.05)
 
 
 def scheduler_running(data_dir: Path) -> bool:
