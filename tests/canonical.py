@@ -203,3 +203,16 @@ def write_files(folder: Path, tables: dict[str, pd.DataFrame], *,
             out.to_excel(path, index=False)
         files[name] = str(path)
     return files
+
+
+def fixture_site(folder: Path, *, name: str = "测试区") -> Path:
+    """The canonical fixture as two SQLite sources plus a demo-mode config; returns the config path."""
+    tables = canonical_tables()
+    for source in ("grid", "case"):
+        write_sqlalchemy(f"sqlite:///{folder}/{source}.sqlite",
+                         {k: v for k, v in tables.items() if TABLES[k].source == source})
+    cfg = folder / "gridwatch.toml"
+    cfg.write_text(f'jurisdiction_name = "{name}"\n[demo]\nenabled = true\n'
+                   '[sources.grid]\nurl = "sqlite:///grid.sqlite"\n'
+                   '[sources.case]\nurl = "sqlite:///case.sqlite"\n', encoding="utf-8")
+    return cfg

@@ -8,24 +8,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from canonical import canonical_tables, write_sqlalchemy
+from canonical import fixture_site
 from dashboard.pipeline import refresh
 from dashboard.settings import load_settings
-from loaders.schema import TABLES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture
 def snapshot_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    tables = canonical_tables()
-    for source in ("grid", "case"):
-        write_sqlalchemy(f"sqlite:///{tmp_path}/{source}.sqlite",
-                         {k: v for k, v in tables.items() if TABLES[k].source == source})
-    cfg = tmp_path / "gridwatch.toml"
-    cfg.write_text('jurisdiction_name = "测试区"\n[demo]\nenabled = true\n'
-                   '[sources.grid]\nurl = "sqlite:///grid.sqlite"\n'
-                   '[sources.case]\nurl = "sqlite:///case.sqlite"\n', encoding="utf-8")
+    cfg = fixture_site(tmp_path)
     monkeypatch.setenv("GRIDWATCH_CONFIG", str(cfg))
     refresh(load_settings(cfg))
     return cfg

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from browser import canvas_nonblank, outside_requests, platform_fonts, streamlit_server
-from canonical import canonical_tables, write_sqlalchemy
+from canonical import fixture_site
 from dashboard.pipeline import refresh
 from dashboard.settings import load_settings
-from loaders.schema import TABLES
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -22,14 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_overview_map_in_chromium(tmp_path: Path, browser_page: Page) -> None:
-    tables = canonical_tables()
-    for source in ("grid", "case"):
-        write_sqlalchemy(f"sqlite:///{tmp_path}/{source}.sqlite",
-                         {k: v for k, v in tables.items() if TABLES[k].source == source})
-    cfg = tmp_path / "gridwatch.toml"
-    cfg.write_text('jurisdiction_name = "测试区"\n[demo]\nenabled = true\n'
-                   '[sources.grid]\nurl = "sqlite:///grid.sqlite"\n'
-                   '[sources.case]\nurl = "sqlite:///case.sqlite"\n', encoding="utf-8")
+    cfg = fixture_site(tmp_path)
     refresh(load_settings(cfg))
     with streamlit_server(ROOT / "app.py", env={"GRIDWATCH_CONFIG": str(cfg)}, cwd=ROOT) as base_url:
         page = browser_page
