@@ -238,7 +238,7 @@ class WarningSettings(_Section):
     surge_baseline_days: int = Field(
         28, ge=7, le=365, description="a unit's baseline: its cases in this many days before the latest week")
     surge_alpha: float = Field(
-        0.001, gt=0, lt=0.5, description="a surge needs a one-sided Poisson rate-test p-value below this")
+        0.0001, gt=0, lt=0.5, description="a surge needs a one-sided Poisson rate-test p-value below this")
     surge_min_day: int = Field(5, ge=1, description="a day's surge needs at least this many cases today")
     surge_min_week: int = Field(10, ge=1, description="a week's surge needs at least this many cases in the last 7 days")
     surge_ratio_yellow: float = Field(2.0, gt=1, description="count ÷ baseline expectation from which a surge is yellow")
@@ -246,14 +246,21 @@ class WarningSettings(_Section):
     surge_ratio_red: float = Field(5.0, gt=1, description="count ÷ baseline expectation from which a surge is red")
     hotspot_windows_days: list[int] = Field(
         default_factory=lambda: [7, 30], description="windows (days, ending today) of the Gi* hotspot maps")
-    hotspot_measure: Literal["count", "rate_per_10k"] = Field(
-        "count", description="Gi* on case counts per grid, or on cases per 10,000 residents (grid population)")
+    hotspot_measure: Literal["anscombe", "count", "rate_per_10k"] = Field(
+        "anscombe", description="what Gi* compares per grid: anscombe = case counts variance-stabilised "
+        "(2·sqrt(n+3/8); keeps p-values honest for sparse grids), count = raw counts, rate_per_10k = cases per "
+        "10,000 residents")
     hotspot_fdr: bool = Field(True, description="false-discovery-rate correction of the 99/95/90 % hotspot bins")
     hotspot_min_bin: int = Field(
         2, ge=1, le=3, description="hot bin from which a grid raises an alert: 1 = 90 %, 2 = 95 %, 3 = 99 % (yellow "
         "from 95 %, orange at 99 %, blue at 90 %)")
     hotspot_min_cases: int = Field(
         5, ge=0, description="a hotspot alert needs at least this many cases in the grid and its neighbours")
+    hotspot_min_growth: float = Field(
+        1.5, ge=0, description="a hotspot alert also needs the grid's neighbourhood count to be this many times its "
+        "level before the window (0: alert on long-standing high-volume areas too; they stay on the map)")
+    hotspot_baseline_days: int = Field(
+        56, ge=7, le=365, description="days before each hotspot window that give the neighbourhood's usual level")
     contiguity_tolerance_m: float = Field(
         1.0, ge=0, description="grids closer than this (metres) count as touching (bridges digitising gaps)")
     island_neighbours: int = Field(4, ge=1, le=20, description="a grid touching no other gets its k nearest as neighbours")
@@ -262,9 +269,10 @@ class WarningSettings(_Section):
     emerging_trend_alpha: float = Field(
         0.05, gt=0, lt=0.5, description="Mann-Kendall significance for intensifying / diminishing")
     emerging_alert_levels: dict[str, Literal["red", "orange", "yellow", "blue"]] = Field(
-        default_factory=lambda: {"new_hot": "yellow", "consecutive_hot": "yellow", "intensifying_hot": "orange",
-                                 "sporadic_hot": "blue", "oscillating_hot": "blue"},
-        description="emerging-hotspot classes that raise an alert, and at which level (others only on the map)")
+        default_factory=lambda: {"consecutive_hot": "yellow", "intensifying_hot": "orange", "sporadic_hot": "blue",
+                                 "oscillating_hot": "blue"},
+        description="emerging-hotspot classes that raise an alert, and at which level (others only on the map; "
+        "new_hot is left out because the 7-day hotspot alert already reports a new hot spot)")
     backlog_units: list[Literal["grid", "community", "township", "county"]] = Field(
         default_factory=lambda: ["township"], description="unit types checked for red-light and 积案 backlogs")
     backlog_red_yellow: int = Field(20, ge=1, description="red-light (overdue) open cases in a unit: yellow alert")
@@ -273,7 +281,8 @@ class WarningSettings(_Section):
     backlog_old_orange: int = Field(50, ge=1, description="积案 (open past deadlines.backlog_days) in a unit: orange")
     sensitive_periods: list[SensitivePeriod] = Field(
         default_factory=list, description="重点时期: [{name, start, end, threshold_factor}], dates YYYY-MM-DD inclusive; "
-        "levels go up one step and count thresholds are multiplied by threshold_factor (default 1)")
+        "while one is in force every alert level goes up one step and the count thresholds (not the 5-person "
+        "collective size) are multiplied by threshold_factor (default 1)")
 
     @field_validator("emerging_alert_levels")
     @classmethod
