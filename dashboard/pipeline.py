@@ -25,13 +25,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dashboard import locks, snapshots
+from dashboard import appdb, locks, snapshots
 from dashboard.settings import Settings
 from geo.areas import fill_area_geometry
 from geo.assign import FAR_REASON, assign_cases
 from geo.deadlines import compute_deadlines
 from geo.gridcheck import grid_issues
 from geo.metrics import compute_metrics
+from geo.warnings import empty_alerts, empty_grid_stats, run_detectors, sensitive_period_in_force
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
 from loaders.load import context_for, read_raw, source_tables
@@ -188,7 +189,13 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
                 evaluation_window_days=m.evaluation_window_days, collective_min_people=m.collective_min_people,
                 day_units=tuple(m.day_units), backlog_days=settings.deadlines.backlog_days,
                 history_days=m.history_days)
+        with timer.step("warnings"):
+            detected = _warnings(settings, built, cases, deadlines, as_of)
+        writer.submit("grid_stats")
         del cases, deadlines
+        with timer.step("alerts"):
+            built.tables["alerts"] = _alert_lifecycle(settings, detected, as_of)
+        writer.submit("alerts")
         rejected = [r for r in built.rejected if len(r)]
         built.tables["rejected"] = (pd.concat(rejected, ignore_index=True) if rejected else empty_rejected())
         writer.submit("metrics", "rejected")
@@ -197,6 +204,52 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
         snapshots.write_manifest(folder, _manifest(settings, version, built, timer, as_of))
     snapshots.publish(settings.data_path, version, keep=settings.refresh.keep_versions)
     return version
+
+
+def _warnings(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame,
+              as_of: pd.Timestamp) -> pd.DataFrame:
+    """Run the early-warning detectors (SPEC §8); grid_stats goes into the snapshot, alerts are returned."""
+    w = settings.warnings
+    if w.enabled:
+        detected, grid_stats = run_detectors(
+            cases, deadlines, built.tables["grids"], now=as_of, settings=w,
+            jurisdiction_level=settings.jurisdiction_level, jurisdiction_name=_jurisdiction_name(settings),
+            timezone=settings.timezone, collective_min_people=settings.metrics.collective_min_people)
+    else:
+        detected, grid_stats = empty_alerts(settings.timezone), empty_grid_stats()
+    built.tables["grid_stats"] = grid_stats
+    built.manifest["sensitive_period"] = sensitive_period_in_force(as_of, w, timezone=settings.timezone)
+    return detected
+
+
+def _alert_lifecycle(settings: Settings, detected: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Give detected alerts their stable ids and lifecycle state from the app DB (alerts.parquet).
+
+    The refresh lock makes this the only writer reconciling; user actions may run concurrently.
+    Drill-down columns the detectors add (township_id, grid_ids) are joined back by fingerprint.
+    """
+    with appdb.open_app_db(settings) as db:
+        if settings.warnings.enabled:
+            alerts = appdb.reconcile(db, detected, now=as_of, quiet_hours=settings.alerts.quiet_hours,
+                                     closed_visible_days=settings.alerts.closed_visible_days)
+        else:  # reconciling an empty frame would mark every alert cleared
+            alerts = appdb.current_alerts(db, now=as_of, closed_visible_days=settings.alerts.closed_visible_days)
+    extra = [c for c in ("township_id", "grid_ids") if c in detected.columns]
+    if extra and len(alerts):
+        alerts = alerts.merge(detected[["fingerprint", *extra]], on="fingerprint", how="left")
+    return alerts
+
+
+def _jurisdiction_name(settings: Settings) -> str:
+    """The configured name, else the demo district's name (for titles and alert evidence)."""
+    if settings.jurisdiction_name or not settings.demo.enabled:
+        return settings.jurisdiction_name
+    try:
+        from dashboard.demo_data import load_outline
+
+        return load_outline(settings.demo.district_code)[0]
+    except GridwatchError:
+        return ""
 
 
 def _as_of(now: datetime | None, tz: str) -> pd.Timestamp:
@@ -221,7 +274,7 @@ def _previous(settings: Settings) -> snapshots.Snapshot | None:
     return snap
 
 
-PIPELINE_VERSION = 2  # bump when snapshot contents change meaning, to force a full rebuild
+PIPELINE_VERSION = 3  # bump when snapshot contents change meaning, to force a full rebuild
 
 
 # --- grid side ----------------------------------------------------------------------------------
@@ -488,7 +541,7 @@ def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, 
         "pipeline": PIPELINE_VERSION,
         "config_hash": settings.config_hash(),
         "demo": settings.demo.enabled,
-        "jurisdiction_name": settings.jurisdiction_name,
+        "jurisdiction_name": _jurisdiction_name(settings),
         "incremental": incremental,
         "last_full_at": prev_full if incremental and prev_full else created,
         "durations": timer.durations,

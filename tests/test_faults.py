@@ -52,8 +52,11 @@ def write_config(folder: Path, src: Path, *, case_url: str | None = None, case_t
     if case_timeout is not None:
         case.append(f"connect_timeout_seconds = {case_timeout}")
     cfg = folder / "gridwatch.toml"
+    # The app DB (alert lifecycle) lives beside the config, outside data_dir: these tests are about
+    # snapshot files, and a tiny tmpfs data_dir must fill up in the snapshot writer, not in SQLite.
     cfg.write_text("\n".join([
         f'data_dir = "{data_dir or "data"}"',  # relative: follows the config file (copied sites stay apart)
+        "[app_db]", 'url = "sqlite:///app.sqlite"',
         "[sources.grid]", f'url = "sqlite:///{src}/grid.sqlite"',
         "[sources.case]", *case, ""]), encoding="utf-8")
     return cfg

@@ -14,12 +14,16 @@ from dashboard.pipeline import refresh
 from dashboard.settings import Settings, settings_from_dict
 
 COMPARED = ("cases", "metrics", "grids", "townships", "leader_cases", "supervisions", "rejected",
-            "restricted/accusations", "inspections")
+            "restricted/accusations", "inspections", "grid_stats", "alerts")
+# Alerts come from separate app DBs: compare what the detectors decided, not lifecycle timestamps.
+ALERT_COLUMNS = ["alert_id", "fingerprint", "detector", "level", "scope", "scope_id", "title", "evidence",
+                 "condition_active"]
 KEYS = {"cases": ["case_id"], "grids": ["grid_id"], "townships": ["township_id"],
         "leader_cases": ["case_id", "leader_id"], "supervisions": ["supervision_id"],
         "restricted/accusations": ["case_id"], "inspections": ["grid_id", "inspected_at"],
         "metrics": ["unit_type", "unit_id", "period", "period_start"],
-        "rejected": ["table", "row_key", "column", "reason"]}
+        "rejected": ["table", "row_key", "column", "reason"], "grid_stats": ["grid_id", "window"],
+        "alerts": ["alert_id"]}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,10 @@ def settings_for(root: Path, data: str) -> Settings:
 
 def table(snap: snapshots.Snapshot, name: str) -> pd.DataFrame:
     frame = pd.read_parquet(snap.file(f"{name}.parquet"))
+    if name == "alerts":
+        frame = frame[ALERT_COLUMNS]
+    if "grid_ids" in frame:
+        frame["grid_ids"] = frame["grid_ids"].map(lambda v: ",".join(v) if v is not None else None)
     if "geometry" in frame:
         frame["geometry"] = frame["geometry"].map(lambda b: b.hex() if b is not None else None)
     return frame.sort_values(KEYS[name], kind="stable").reset_index(drop=True)
