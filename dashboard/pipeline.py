@@ -29,9 +29,9 @@ from dashboard import appdb, locks, snapshots
 from dashboard.settings import Settings
 from geo.areas import fill_area_geometry
 from geo.assign import FAR_REASON, assign_cases
-from geo.deadlines import compute_deadlines
+from geo.deadlines import DEADLINE_COLUMNS, compute_deadlines
 from geo.gridcheck import grid_issues
-from geo.metrics import compute_metrics
+from geo.metrics import apply_metric_deltas, compute_metrics
 from geo.warnings import empty_alerts, empty_grid_stats, run_detectors, sensitive_period_in_force
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
@@ -145,6 +145,19 @@ class Built:
     rejected: list[pd.DataFrame] = field(default_factory=list)
     reused: dict[str, Path] = field(default_factory=dict)  # table -> parquet of the previous version
     manifest: dict[str, Any] = field(default_factory=dict)
+    # Same-day incremental refresh: unchanged cases keep their deadlines and their share of the
+    # metrics; only the changed cases (old and new versions) are recomputed. None otherwise.
+    same_day: SameDay | None = None
+
+
+@dataclass
+class SameDay:
+    """What a same-day incremental refresh reuses from the previous snapshot."""
+
+    prev: snapshots.Snapshot
+    base_len: int                 # the first base_len merged cases are unchanged previous rows
+    base_deadlines: pd.DataFrame  # their deadline columns, as the previous refresh computed them
+    old_changed: pd.DataFrame     # previous versions (core + deadline columns) of the re-read cases
 
 
 def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: bool) -> str:
@@ -173,22 +186,14 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
             timer.durations["read_case"] = round(time.perf_counter() - t0, 4)
         _case_side(settings, prev, since, raw_case, built, timer, as_of, reassign_base=not grids_reused)
         writer.submit(*CASE_SIDE_TABLES, RESTRICTED)
-        with timer.step("deadlines"):
-            cases = built.tables["cases"]
-            deadlines = compute_deadlines(cases, now=as_of, timezone=settings.timezone,
-                                          yellow_days=settings.deadlines.yellow_days,
-                                          backlog_days=settings.deadlines.backlog_days)
+        cases = built.tables["cases"]
+        deadlines, metrics = _deadlines_and_metrics(settings, built, cases, as_of, timer)
         with timer.step("tables"):
             built.tables["cases"] = _snapshot_cases(cases, deadlines, built.tables["leader_cases"])
             writer.submit("cases")
-        with timer.step("metrics"):
-            m = settings.metrics
-            built.tables["metrics"] = compute_metrics(
-                cases, deadlines, built.tables["leader_cases"], now=as_of,
-                jurisdiction_level=settings.jurisdiction_level, timezone=settings.timezone,
-                evaluation_window_days=m.evaluation_window_days, collective_min_people=m.collective_min_people,
-                day_units=tuple(m.day_units), backlog_days=settings.deadlines.backlog_days,
-                history_days=m.history_days)
+        built.tables["metrics"] = metrics
+        writer.submit("metrics")
+        built.same_day = None  # free the previous rows
         with timer.step("warnings"):
             detected = _warnings(settings, built, cases, deadlines, as_of)
         writer.submit("grid_stats")
@@ -198,12 +203,67 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
         writer.submit("alerts")
         rejected = [r for r in built.rejected if len(r)]
         built.tables["rejected"] = (pd.concat(rejected, ignore_index=True) if rejected else empty_rejected())
-        writer.submit("metrics", "rejected")
+        writer.submit("rejected")
         with timer.step("write_wait"):
             writer.wait()
         snapshots.write_manifest(folder, _manifest(settings, version, built, timer, as_of))
     snapshots.publish(settings.data_path, version, keep=settings.refresh.keep_versions)
     return version
+
+
+def _same_day_eligible(prev: snapshots.Snapshot, built: Built, as_of: pd.Timestamp, tz: str, *,
+                       reassign_base: bool) -> bool:
+    """Whether unchanged cases keep their deadlines and metric shares: same local day, same grids,
+    same 包案 table, and a previous snapshot that has metrics."""
+    m = prev.manifest
+    prev_as_of = pd.Timestamp(m["as_of"]) if m.get("as_of") else None
+    return (not reassign_base and prev_as_of is not None
+            and prev_as_of.tz_convert(tz).date() == as_of.tz_convert(tz).date()
+            and m.get("leader_hash") == built.manifest.get("leader_hash")
+            and prev.file("metrics.parquet").exists())
+
+
+def _deadlines_and_metrics(settings: Settings, built: Built, cases: pd.DataFrame, as_of: pd.Timestamp,
+                           timer: StepTimer) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deadlines of every case and the metrics; on a same-day incremental refresh only the changed
+    cases are recomputed (metrics are sums over cases: previous + new versions − old versions)."""
+    d, m = settings.deadlines, settings.metrics
+
+    def deadlines_of(frame: pd.DataFrame) -> pd.DataFrame:
+        return compute_deadlines(frame, now=as_of, timezone=settings.timezone, yellow_days=d.yellow_days,
+                                 backlog_days=d.backlog_days)
+
+    def metrics_of(frame: pd.DataFrame, dl: pd.DataFrame) -> pd.DataFrame:
+        return compute_metrics(
+            frame, dl, built.tables["leader_cases"], now=as_of, jurisdiction_level=settings.jurisdiction_level,
+            timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
+            collective_min_people=m.collective_min_people, day_units=tuple(m.day_units),
+            backlog_days=d.backlog_days, history_days=m.history_days)
+
+    same = built.same_day
+    if same is None:
+        with timer.step("deadlines"):
+            deadlines = deadlines_of(cases)
+        with timer.step("metrics"):
+            return deadlines, metrics_of(cases, deadlines)
+    with timer.step("deadlines"):
+        batch = cases.iloc[same.base_len:]
+        deadlines = pd.concat([same.base_deadlines, deadlines_of(batch)], ignore_index=True)
+        deadlines.index = cases.index
+    with timer.step("metrics"):
+        base = cases.iloc[:same.base_len]
+        # Repeat flags link cases of one petitioner: recompute all of theirs on both sides.
+        keys = pd.concat([same.old_changed["petitioner_key"], batch["petitioner_key"]]).dropna().unique()
+        kin = np.flatnonzero(isin_strings(base["petitioner_key"], keys).to_numpy())
+        core = list(cases.columns)
+        plus = pd.concat([base.iloc[kin], batch], ignore_index=True)
+        plus_dl = pd.concat([deadlines.iloc[kin], deadlines.iloc[same.base_len:]], ignore_index=True)
+        minus = pd.concat([base.iloc[kin], same.old_changed[core]], ignore_index=True)
+        minus_dl = pd.concat([deadlines.iloc[kin], same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
+        previous = snapshots.read_table(same.prev, "metrics")
+        metrics = apply_metric_deltas(previous, metrics_of(plus, plus_dl), metrics_of(minus, minus_dl))
+    built.manifest["same_day_update"] = {"recomputed_cases": len(plus) + len(minus)}
+    return deadlines, metrics
 
 
 def _warnings(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame,
@@ -371,6 +431,8 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["coord_sys"].update({t: r[2] for t, r in raw.items()})
     built.manifest["read_methods"].update({t: r[1] for t, r in raw.items()})
     built.manifest["rows_read"].update({t: len(r[0]) for t, r in raw.items()})
+    # 包案 rows tie leaders' metrics to cases outside the batch: a same-day update needs them unchanged.
+    built.manifest["leader_hash"] = content_hash({"leader_cases": raw["leader_cases"][0]})
     rej = Rejections()
     with timer.step("validate_case"):
         tables = {}
@@ -391,10 +453,20 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
         batch = _place(batch, grids, settings, rej)
         batch, restricted = _mask(batch)
     base, base_restricted = None, None
+    same_day = prev is not None and _same_day_eligible(prev, built, as_of, settings.timezone,
+                                                        reassign_base=reassign_base)
     if prev is not None:
         with timer.step("merge"):
-            base = snapshots.read_table(prev, "cases", CORE_COLUMNS)
-            base = base[~isin_strings(base["case_id"], raw_ids).to_numpy()]
+            wanted = CORE_COLUMNS + (list(DEADLINE_COLUMNS) if same_day else [])
+            prev_rows = snapshots.read_table(prev, "cases", wanted)
+            changed = isin_strings(prev_rows["case_id"], raw_ids).to_numpy()
+            base = prev_rows[~changed].reset_index(drop=True)
+            if same_day:
+                built.same_day = SameDay(prev=prev, base_len=len(base),
+                                         base_deadlines=base[list(DEADLINE_COLUMNS)],
+                                         old_changed=prev_rows[changed].reset_index(drop=True))
+                base = base[CORE_COLUMNS]
+            del prev_rows
             base_restricted = pd.read_parquet(prev.file(f"{RESTRICTED}.parquet"))
             base_restricted = base_restricted[isin_strings(base_restricted["case_id"], base["case_id"]).to_numpy()]
             if reassign_base:

@@ -528,3 +528,56 @@ def compute_metrics(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
     if not ordered:
         return empty_metrics()
     return pd.concat(ordered, ignore_index=True)
+
+
+def apply_metric_deltas(previous: pd.DataFrame, plus: pd.DataFrame, minus: pd.DataFrame) -> pd.DataFrame:
+    """`previous` + `plus` − `minus`, cell by cell: every count, numerator and denominator is a sum
+    over cases, so a refresh that changed a few cases can update the metrics of all the others.
+
+    All three frames come from `compute_metrics` with the same settings and the same local day
+    (state counts and "can be decided" depend on the day). Rates are recomputed from the summed
+    numerators and denominators; cells that end up all zero are dropped, as compute_metrics would
+    not emit them; rows come back in compute_metrics' order.
+    """
+    keys = list(KEY_COLUMNS)
+    values = [c for c in METRIC_COLUMNS if c not in KEY_COLUMNS and c not in RATE_NAMES]
+    parts = []
+    for frame, sign in ((previous, 1.0), (plus, 1.0), (minus, -1.0)):
+        if len(frame):
+            part = frame[keys].copy()
+            part[values] = frame[values].to_numpy(dtype="float64") * sign
+            parts.append(part)
+    if not parts:
+        return empty_metrics()
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked["period_start"] = stacked["period_start"].astype("string[pyarrow]")  # a hashable, sortable key
+    summed = stacked.groupby(keys, sort=False)[values].sum()
+    data = summed.to_numpy()
+    data[np.abs(data) < 1e-9] = 0.0  # float sums that cancelled exactly up to rounding
+    active = (data != 0).any(axis=1)
+    summed = summed[active]
+    data = data[active]
+    idx = summed.index.to_frame(index=False)
+    out: dict[str, object] = {
+        "unit_type": idx["unit_type"].astype("str").to_numpy(),
+        "unit_id": idx["unit_id"].astype("str").to_numpy(),
+        "period": idx["period"].astype("str").to_numpy(),
+        "period_start": to_date32(idx["period_start"].astype(str).to_numpy().astype("datetime64[D]")),
+    }
+    col = {name: data[:, i] for i, name in enumerate(values)}
+    for name in COUNT_COLUMNS:
+        out[name] = np.rint(col[name]).astype(np.int32)
+    for r in RATE_NAMES:
+        num, den = col[f"{r}_num"], col[f"{r}_den"]
+        out[f"{r}_num"] = num if f"{r}_num" in _FLOAT_SUMS else np.rint(num).astype(np.int32)
+        out[f"{r}_den"] = np.rint(den).astype(np.int32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[r] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    frame = pd.DataFrame(out)
+    for c in ("unit_type", "unit_id", "period"):
+        frame[c] = frame[c].astype("str")
+    unit_rank = frame["unit_type"].map({u: i for i, u in enumerate(UNIT_TYPES)})
+    period_rank = frame["period"].map({p: i for i, p in enumerate(PERIODS)})
+    order = np.lexsort((frame["period_start"].astype(str).to_numpy(), frame["unit_id"].to_numpy(dtype=object),
+                        period_rank.to_numpy(), unit_rank.to_numpy()))
+    return frame.iloc[order].reset_index(drop=True)[list(METRIC_COLUMNS)]
