@@ -539,45 +539,57 @@ def apply_metric_deltas(previous: pd.DataFrame, plus: pd.DataFrame, minus: pd.Da
     numerators and denominators; cells that end up all zero are dropped, as compute_metrics would
     not emit them; rows come back in compute_metrics' order.
     """
-    keys = list(KEY_COLUMNS)
+    import pyarrow as pa
+
     values = [c for c in METRIC_COLUMNS if c not in KEY_COLUMNS and c not in RATE_NAMES]
-    parts = []
-    for frame, sign in ((previous, 1.0), (plus, 1.0), (minus, -1.0)):
-        if len(frame):
-            part = frame[keys].copy()
-            part[values] = frame[values].to_numpy(dtype="float64") * sign
-            parts.append(part)
-    if not parts:
+    frames = [(f, sign) for f, sign in ((previous, 1.0), (plus, 1.0), (minus, -1.0)) if len(f)]
+    if not frames:
         return empty_metrics()
-    stacked = pd.concat(parts, ignore_index=True)
-    stacked["period_start"] = stacked["period_start"].astype("string[pyarrow]")  # a hashable, sortable key
-    summed = stacked.groupby(keys, sort=False)[values].sum()
-    data = summed.to_numpy()
-    data[np.abs(data) < 1e-9] = 0.0  # float sums that cancelled exactly up to rounding
-    active = (data != 0).any(axis=1)
-    summed = summed[active]
-    data = data[active]
-    idx = summed.index.to_frame(index=False)
-    out: dict[str, object] = {
-        "unit_type": idx["unit_type"].astype("str").to_numpy(),
-        "unit_id": idx["unit_id"].astype("str").to_numpy(),
-        "period": idx["period"].astype("str").to_numpy(),
-        "period_start": to_date32(idx["period_start"].astype(str).to_numpy().astype("datetime64[D]")),
-    }
-    col = {name: data[:, i] for i, name in enumerate(values)}
+    # One integer per cell: factorize each key column over all three frames, then combine.
+    cols: dict[str, NDArray[np.int64]] = {}
+    uniques: dict[str, NDArray[np.object_] | NDArray[np.int64]] = {}
+    for key in ("unit_type", "unit_id", "period"):
+        joined = pd.concat([f[key] for f, _ in frames], ignore_index=True)
+        codes, uniq = pd.factorize(joined, sort=True)
+        cols[key], uniques[key] = codes.astype(np.int64), np.asarray(uniq, dtype=object)
+    days = np.concatenate([np.asarray(pa.array(f["period_start"].array).cast(pa.int32())).astype(np.int64)
+                           for f, _ in frames])
+    first_day = int(days.min())
+    cols["period_start"] = days - first_day
+    sizes = [len(uniques["unit_type"]), len(uniques["unit_id"]), len(uniques["period"]),
+             int(cols["period_start"].max()) + 1]
+    cell = np.ravel_multi_index((cols["unit_type"], cols["unit_id"], cols["period"], cols["period_start"]),
+                                sizes)
+    groups, inverse = np.unique(cell, return_inverse=True)
+    sign = np.concatenate([np.full(len(f), s) for f, s in frames])
+    col: dict[str, F64] = {}
+    active = np.zeros(len(groups), dtype=bool)
+    for name in values:
+        column = np.concatenate([f[name].to_numpy(dtype="float64") for f, _ in frames])
+        summed = np.bincount(inverse, weights=column * sign, minlength=len(groups))
+        if name in _FLOAT_SUMS:  # integer sums are exact in float64; only these can leave residue
+            summed[np.abs(summed) < 1e-9] = 0.0
+        active |= summed != 0
+        col[name] = summed
+    groups = groups[active]
+    col = {name: values_[active] for name, values_ in col.items()}
+    u_type, u_id, per, start = np.unravel_index(groups, sizes)
+    frame = pd.DataFrame({
+        "unit_type": pd.array(uniques["unit_type"][u_type], dtype="str"),
+        "unit_id": pd.array(uniques["unit_id"][u_id], dtype="str"),
+        "period": pd.array(uniques["period"][per], dtype="str"),
+        "period_start": to_date32((start + first_day).astype("datetime64[D]")),
+    })
     for name in COUNT_COLUMNS:
-        out[name] = np.rint(col[name]).astype(np.int32)
+        frame[name] = np.rint(col[name]).astype(np.int32)
     for r in RATE_NAMES:
         num, den = col[f"{r}_num"], col[f"{r}_den"]
-        out[f"{r}_num"] = num if f"{r}_num" in _FLOAT_SUMS else np.rint(num).astype(np.int32)
-        out[f"{r}_den"] = np.rint(den).astype(np.int32)
+        frame[f"{r}_num"] = num if f"{r}_num" in _FLOAT_SUMS else np.rint(num).astype(np.int32)
+        frame[f"{r}_den"] = np.rint(den).astype(np.int32)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[r] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    frame = pd.DataFrame(out)
-    for c in ("unit_type", "unit_id", "period"):
-        frame[c] = frame[c].astype("str")
-    unit_rank = frame["unit_type"].map({u: i for i, u in enumerate(UNIT_TYPES)})
-    period_rank = frame["period"].map({p: i for i, p in enumerate(PERIODS)})
-    order = np.lexsort((frame["period_start"].astype(str).to_numpy(), frame["unit_id"].to_numpy(dtype=object),
-                        period_rank.to_numpy(), unit_rank.to_numpy()))
+            frame[r] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    unit_rank = np.array([UNIT_TYPES.index(u) for u in uniques["unit_type"]])[u_type]
+    period_rank = np.array([PERIODS.index(p) for p in uniques["period"]])[per]
+    # unit ids were factorized sorted, so their codes order like the strings
+    order = np.lexsort((start, u_id, period_rank, unit_rank))
     return frame.iloc[order].reset_index(drop=True)[list(METRIC_COLUMNS)]
