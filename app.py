@@ -1,17 +1,50 @@
-"""Gridwatch entry point: `streamlit run app.py` (or `gridwatch demo`)."""
+"""Gridwatch entry point: `streamlit run app.py` (or `gridwatch demo`).
+
+Pages are registered in PAGES (file, title key in dashboard/texts.py, icon, section, URL path, roles that
+see the page). A page that a viewer's roles do not list is not in their navigation at all; the data layer
+(dashboard/views.py) still scopes every row by the viewer. `?screen=1` is the wall display: no sidebar,
+navigation, header or toolbar; the filters then come from the URL alone.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
 from dashboard import ui
-from dashboard.texts import t
+from dashboard.viewer import QUALITY_ROLES, ROLES
 
-st.set_page_config(page_title=t("app_title"), page_icon="🗺️", layout="wide")
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str    # key in dashboard/texts.py
+    icon: str
+    section: str  # key in dashboard/texts.py: sec_situation | sec_work | sec_admin
+    url_path: str
+    roles: frozenset[str]
+    default: bool = False
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/command_screen.py", "page_command", "🖥️", "sec_situation", "command", frozenset(ROLES),
+             default=True),
+    PageSpec("pages/data_quality.py", "page_quality", "🧪", "sec_admin", "data-quality", QUALITY_ROLES),
+)
+
+screen = ui.screen_mode()
+st.set_page_config(page_title=ui.t("app_title"), page_icon="🗺️", layout="wide",
+                   initial_sidebar_state="collapsed" if screen else "auto")
 ui.start_background_refresh()  # once per process (st.cache_resource), behind a cross-process lock
+ui.sidebar_controls()          # language, demo identity, global filters (mirrored in the URL)
 ui.refresh_sidebar()
+ui.apply_screen_mode()
 
-pages = [
-    st.Page("pages/overview_map.py", title=t("page_map"), icon="🗺️", default=True),
-]
-st.navigation(pages).run()
+viewer = ui.session_viewer()
+sections: dict[str, list[st.Page]] = {}
+for spec in PAGES:
+    if viewer.roles & spec.roles:
+        sections.setdefault(ui.t(spec.section), []).append(
+            st.Page(spec.path, title=ui.t(spec.title), icon=spec.icon, url_path=spec.url_path, default=spec.default))
+st.navigation(sections, position="hidden" if screen else "sidebar").run()

@@ -11,11 +11,13 @@ import pandas as pd
 import pydeck as pdk
 import shapely
 
+from dashboard import palette
+from dashboard.texts import t
+
 BLANK_STYLE_PATH = "/app/static/blank-style.json"
-# YlOrRd, 6 classes: light for few cases, dark red for many.
-SEQUENTIAL = [(255, 255, 178), (254, 217, 118), (254, 178, 76), (253, 141, 60), (240, 59, 32), (189, 0, 38)]
-NO_DATA = (90, 100, 115)
-OUTLINE = [230, 237, 245]
+SEQUENTIAL = list(palette.SEQUENTIAL)  # YlOrRd, 6 classes: light for few cases, dark red for many
+NO_DATA = palette.NO_DATA
+OUTLINE = list(palette.OUTLINE)
 CJK_FONTS = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
 ASCII = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"\\')
 COORD_DECIMALS = 5  # about 1 m: plenty for display, keeps the deck JSON small
@@ -47,6 +49,21 @@ def colours(values: np.ndarray, breaks: np.ndarray, *, alpha: int = 190) -> list
     return out
 
 
+def legend(breaks: np.ndarray, decimals: bool = False, *, lang: str = "zh") -> list[tuple[str, str]]:
+    """(hex colour, value range) per class of `colours` for a legend, starting with the no-data grey."""
+    ramp = np.array(SEQUENTIAL)[np.linspace(0, len(SEQUENTIAL) - 1, len(breaks) + 1).round().astype(int)]
+    fmt = (lambda v: f"{v:.1f}") if decimals else (lambda v: f"{v:,.0f}")
+    edges = [0.0, *[float(b) for b in breaks]]
+    out = [(palette.hex_of(NO_DATA), "0")]
+    for i, rgb in enumerate(ramp):
+        lo = edges[i]
+        label = f"≥{fmt(lo)}" if i == len(ramp) - 1 else f"{fmt(lo)}–{fmt(edges[i + 1])}"
+        if i == 0:
+            label = f"<{fmt(edges[1])}" if len(edges) > 1 else t("legend_any", lang)
+        out.append((palette.hex_of(tuple(int(c) for c in rgb)), label))  # type: ignore[arg-type]
+    return out
+
+
 def feature_collection(geoms: np.ndarray, props: pd.DataFrame) -> dict[str, Any]:
     """GeoJSON FeatureCollection; string properties are HTML-escaped for the tooltip."""
     geojson = shapely.to_geojson(geoms)
@@ -70,9 +87,9 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def grid_layer(collection: dict[str, Any]) -> pdk.Layer:
+def grid_layer(collection: dict[str, Any], *, opacity: float = 1.0) -> pdk.Layer:
     return pdk.Layer(
-        "GeoJsonLayer", collection, id="grids", pickable=True, stroked=True, filled=True,
+        "GeoJsonLayer", collection, id="grids", pickable=True, stroked=True, filled=True, opacity=opacity,
         get_fill_color="properties.fill", get_line_color=[14, 26, 43, 160], line_width_min_pixels=0.5,
         auto_highlight=True, highlight_color=[255, 255, 255, 90],
     )
@@ -85,23 +102,75 @@ def outline_layer(collection: dict[str, Any], *, layer_id: str = "townships") ->
     )
 
 
-def label_layer(labels: pd.DataFrame) -> pdk.Layer:
-    """Township names at representative points; the CJK font comes from the system font stack."""
+def hotspot_layer(collection: dict[str, Any]) -> pdk.Layer:
+    """Outlines of hot-spot grids (colour per Gi* bin in `properties.line`), drawn over the fill."""
     return pdk.Layer(
-        "TextLayer", labels, id="township-names", get_position=["lon", "lat"], get_text="name",
+        "GeoJsonLayer", collection, id="hotspots", pickable=False, stroked=True, filled=False,
+        get_line_color="properties.line", line_width_min_pixels=3,
+    )
+
+
+def column_layer(columns: pd.DataFrame, *, radius_m: float, height_m: float = 5000.0) -> pdk.Layer:
+    """3-D columns at representative points: height ∝ `value` (tallest `height_m` metres), colour `fill`."""
+    top = float(columns["value"].max()) if len(columns) else 1.0
+    return pdk.Layer(
+        "ColumnLayer", columns, id="columns", get_position=["lon", "lat"], get_elevation="value",
+        elevation_scale=height_m / max(top, 1e-9), radius=radius_m, get_fill_color="fill", pickable=True,
+        extruded=True, auto_highlight=True, disk_resolution=12,
+    )
+
+
+def label_layer(labels: pd.DataFrame, *, layer_id: str = "township-names", size: int = 15) -> pdk.Layer:
+    """Unit names at representative points; the CJK font comes from the system font stack."""
+    return pdk.Layer(
+        "TextLayer", labels, id=layer_id, get_position=["lon", "lat"], get_text="name",
         # pydeck reads bare strings as expressions: quote literals; list the glyphs explicitly.
-        get_size=15, get_color=[255, 255, 255, 235], font_family=f'"{CJK_FONTS}"',
+        get_size=size, get_color=[255, 255, 255, 235], font_family=f'"{CJK_FONTS}"',
+        background=True, get_background_color=[14, 26, 43, 170], background_padding=[4, 2],
+        parameters={"depthTest": False, "depthCompare": "always"},  # names stay on top of 3-D columns
         character_set='"' + "".join(sorted(set("".join(labels["name"].astype(str))) | set(ASCII))) + '"',
         get_text_anchor='"middle"', get_alignment_baseline='"center"', pickable=False,
     )
 
 
-def view_for(bounds: tuple[float, float, float, float], *, width_px: int = 1000) -> pdk.ViewState:
-    """A view that frames `bounds` (lon_min, lat_min, lon_max, lat_max)."""
+def declutter(labels: pd.DataFrame, view: pdk.ViewState, *, size_px: int = 15, pad_px: int = 4) -> pd.DataFrame:
+    """The labels that do not overlap at the view's zoom, keeping higher `weight` first (all when no weight).
+
+    Boxes are estimated from the text length (CJK glyphs about `size_px` wide) in Web Mercator pixels.
+    """
+    if len(labels) < 2:
+        return labels
+    scale = 512 * 2 ** float(view.zoom) / 360.0
+    x = labels["lon"].to_numpy(dtype="float64") * scale
+    lat = np.radians(labels["lat"].to_numpy(dtype="float64"))
+    y = -np.degrees(np.log(np.tan(np.pi / 4 + lat / 2))) * scale
+    half_w = labels["name"].astype(str).str.len().to_numpy() * size_px / 2 + pad_px
+    half_h = size_px / 2 + pad_px
+    order = np.argsort(-labels["weight"].to_numpy(dtype="float64"), kind="stable") if "weight" in labels \
+        else np.arange(len(labels))
+    kept: list[int] = []
+    for i in order:
+        if all(abs(x[i] - x[j]) >= half_w[i] + half_w[j] or abs(y[i] - y[j]) >= 2 * half_h for j in kept):
+            kept.append(int(i))
+    return labels.iloc[sorted(kept)]
+
+
+def view_for(bounds: tuple[float, float, float, float], *, width_px: int = 1000, height_px: int | None = None,
+             pitch: float = 0) -> pdk.ViewState:
+    """A view that frames `bounds` (lon_min, lat_min, lon_max, lat_max) in a map of that many pixels."""
     x0, y0, x1, y1 = bounds
-    span = max(x1 - x0, (y1 - y0) * 1.3, 1e-4)
-    zoom = float(np.clip(np.log2(360 * (width_px / 512) / span) - 0.4, 3, 18))  # a little margin
-    return pdk.ViewState(longitude=(x0 + x1) / 2, latitude=(y0 + y1) / 2, zoom=round(zoom, 2), pitch=0)
+    if not all(np.isfinite([x0, y0, x1, y1])):
+        x0, y0, x1, y1 = 73.0, 18.0, 135.0, 54.0  # nothing to frame: China
+    if height_px:  # Web Mercator stretches latitude by 1 / cos(lat)
+        stretch = 1 / max(np.cos(np.radians((y0 + y1) / 2)), 0.1)
+        span = max(x1 - x0, (y1 - y0) * stretch * width_px / max(height_px, 1), 1e-4)
+    else:
+        span = max(x1 - x0, (y1 - y0) * 1.3, 1e-4)
+    margin = 0.3 if height_px else 0.4
+    margin -= 0.2 if pitch else 0.0  # a tilted map looks smaller: come closer
+    zoom = float(np.clip(np.log2(360 * (width_px / 512) / span) - margin, 3, 18))
+    return pdk.ViewState(longitude=(x0 + x1) / 2, latitude=(y0 + y1) / 2, zoom=round(zoom, 2), pitch=pitch,
+                         bearing=0)
 
 
 def basemap(tile_url: str | None) -> tuple[str, list[pdk.Layer]]:

@@ -1,18 +1,42 @@
-"""Shared Streamlit helpers: settings, the current snapshot (cached by version), scheduler, banners, errors."""
+"""Shared Streamlit helpers: settings, the current snapshot, scheduler, banners, errors, and the glue of the
+views: language, demo identity, global filters in the URL, page context, cached views, KPI tiles, screen mode.
+
+Pages start with `ctx = ui.page_context()` and read data only through `ui.cached_view(views.fn, ctx, *args)`
+(see dashboard/views.py); `app.py` calls `ui.sidebar_controls()` before `st.navigation`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import scheduler, snapshots
+from dashboard import filters as flt
+from dashboard import palette, scheduler, snapshots, views
 from dashboard.settings import Settings, load_settings
-from dashboard.texts import t
+from dashboard.texts import t as _t
+from dashboard.viewer import ROLES, Viewer, default_viewer, grids_of_worker, make_viewer
 from loaders.errors import GridwatchError
+
+T = TypeVar("T")
+
+
+def lang() -> str:
+    """The language of this session ("zh" default, "en" via the sidebar switch or ?lang=en)."""
+    value = st.session_state.get(LANG_KEY, st.session_state.get(_SEED, {}).get(LANG_KEY))
+    return value if value in ("zh", "en") else "zh"
+
+
+def t(key: str, lang_: str | None = None) -> str:
+    """texts.t in the session's language."""
+    return _t(key, lang_ or lang())
 
 
 def settings() -> Settings:
@@ -96,21 +120,27 @@ def _escape_markdown(text: str) -> str:
     return "".join("\\" + ch if ch in "\\`*_[]<>$~#|" else ch for ch in text)
 
 
-def banners(snap: snapshots.Snapshot | None) -> None:
-    """Banners at the top of every page: stale data (last refresh failed or too old), then 示例数据."""
+def banners(snap: snapshots.Snapshot | None, *, demo_banner: bool = True) -> None:
+    """Banners at the top of every page: stale data (last refresh failed or too old), then 示例数据
+    (`demo_banner=False` when the page shows 示例数据 itself, e.g. in the command screen's title bar).
+
+    They sit in one container, so the elements below keep their place (and a map its pan/zoom) when a
+    banner comes or goes between reruns.
+    """
     try:
         s: Settings | None = settings()
     except GridwatchError:
         s = None
+    box = st.container()
     if s is not None:
         status = scheduler.refresh_status(s)
         if status.stale:
-            st.error(stale_message(status, snap, s.timezone), icon="⚠️")
+            box.error(stale_message(status, snap, s.timezone), icon="⚠️")
     if snap is not None and snap.skipped:  # corrupted newer versions were passed over (snapshots.open_current)
-        st.warning(t("snapshot_skipped").format(shown=snap.version,
-                                                 skipped=_escape_markdown("; ".join(snap.skipped))), icon="⚠️")
-    if (s is not None and s.demo.enabled) or (snap is not None and snap.manifest.get("demo")):
-        st.warning(t("demo_banner"), icon="🧪")
+        box.warning(t("snapshot_skipped").format(shown=snap.version,
+                                                  skipped=_escape_markdown("; ".join(snap.skipped))), icon="⚠️")
+    if demo_banner and demo_mode(s, snap):
+        box.warning(t("demo_banner"), icon="🧪")
 
 
 def refresh_sidebar() -> None:
@@ -139,3 +169,332 @@ def refresh_sidebar() -> None:
 
 def show_error(exc: GridwatchError) -> None:
     st.error(f"{t('error_prefix')}: {exc}")
+
+
+# --- language, demo identity and global filters (sidebar; state in session_state and the URL) ------------
+
+LANG_KEY = "gw_lang"
+ROLE_KEY, WORKER_KEY = "gw_role", "gw_worker"
+PERIOD_KEY, RANGE_KEY = "gw_period", "gw_range"
+UNIT_KEYS = {"township": "gw_township", "community": "gw_community", "grid": "gw_grid"}
+WIDGET_KEYS = (LANG_KEY, PERIOD_KEY, RANGE_KEY, *UNIT_KEYS.values())
+_APPLIED = "_gw_url_applied"  # the filter query params this session last wrote (or adopted)
+_SEED = "_gw_seed"            # widget values taken from the URL, used where a widget has no state yet
+_FILTERS = "_gw_filters"
+DEFAULT_ROLE = "office"
+
+# The sidebar widgets are never written through st.session_state; each gets its current value as its
+# explicit default (index/value). A widget whose identity changes between runs (Streamlit does that for
+# entry-point widgets on a session's first run) then keeps the user's choice instead of jumping to the
+# first option, and Streamlit never warns about a value set both ways.
+
+
+def demo_mode(s: Settings | None, snap: snapshots.Snapshot | None) -> bool:
+    """The embedded demo is on (config) or the snapshot was built from demo data."""
+    return bool((s is not None and s.demo.enabled) or (snap is not None and snap.manifest.get("demo")))
+
+
+def _url_filter_params() -> dict[str, str]:
+    return {k: st.query_params[k] for k in flt.PARAMS if k in st.query_params}
+
+
+def _adopt_url(snap: snapshots.Snapshot | None, s: Settings | None, units: pd.DataFrame | None) -> None:
+    """Seed the filter widgets from the URL on a session's first run and whenever the URL's filter params
+    differ from what this session last wrote (a pasted link); an emptied URL (page switch) keeps them."""
+    url = _url_filter_params()
+    applied = st.session_state.get(_APPLIED)
+    if applied is not None and (not url or url == applied):
+        return
+    seed: dict[str, Any] = {LANG_KEY: flt.parse_lang(url)}
+    if snap is not None and s is not None and units is not None:
+        today = views.snapshot_today(snap, s)
+        parsed = flt.parse(url, today=today, earliest=views.earliest_day(snap, s), known=views.unit_known(units))
+        seed[PERIOD_KEY] = parsed.period.code
+        seed[RANGE_KEY] = parsed.period.dates(today)
+        unit = parsed.unit
+        if not unit.is_county:
+            row = units[units[views.UNIT_COLUMN[unit.type]].astype("str") == unit.id].iloc[0]
+            for kind in ("township", "community", "grid"):
+                seed[UNIT_KEYS[kind]] = str(row[views.UNIT_COLUMN[kind]])
+                if kind == unit.type:
+                    break
+    for key in WIDGET_KEYS:  # the link wins over what the widgets showed
+        st.session_state.pop(key, None)
+    st.session_state[_SEED] = seed
+
+
+def _current(key: str, options: Sequence[Any], fallback: Any) -> Any:
+    """The value a widget should show: its own state, else the URL seed, else `fallback`, else the first option."""
+    for value in (st.session_state.get(key), st.session_state.get(_SEED, {}).get(key), fallback):
+        if value in options:
+            return value
+    return options[0] if options else None
+
+
+def _write_url(f: flt.Filters) -> None:
+    wanted = f.to_params()
+    for key in flt.PARAMS:
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+    st.session_state[_APPLIED] = wanted
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _worker_choices(data_dir: str, version: str) -> list[tuple[str, str, int]]:
+    """(worker_id, name, number of grids) of every grid worker with at least one grid."""
+    snap = snapshots.Snapshot(root=snapshots.snapshots_dir(Path(data_dir)), version=version, manifest={})
+    workers = views.read_table(snap, "grid_workers", ("worker_id", "name"))
+    links = views.read_table(snap, "worker_grids", ("worker_id", "grid_id"))
+    n = links.groupby(links["worker_id"].astype("str"))["grid_id"].nunique()
+    names = workers.set_index(workers["worker_id"].astype("str"))["name"].astype("str")
+    return [(w, names.get(w, ""), int(k)) for w, k in n.sort_index().items()]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _worker_grids(data_dir: str, version: str, worker_id: str) -> frozenset[str]:
+    snap = snapshots.Snapshot(root=snapshots.snapshots_dir(Path(data_dir)), version=version, manifest={})
+    return grids_of_worker(worker_id, views.read_table(snap, "worker_grids", ("worker_id", "grid_id")))
+
+
+def current_viewer(s: Settings | None = None, snap: snapshots.Snapshot | None = None) -> Viewer:
+    """The viewer of this session: the demo picker's role (and grid worker) in demo mode, else
+    `viewer.default_viewer` until sign-in exists (#6). Always in the session's language."""
+    if not demo_mode(s, snap) or snap is None or s is None:
+        return default_viewer(lang())
+    role = _current(ROLE_KEY, ROLES, DEFAULT_ROLE)
+    if role != "grid_worker":
+        return make_viewer([role], name=t(f"role_{role}"), lang=lang())
+    choices = _worker_choices(str(s.data_path), snap.version)
+    worker = _current(WORKER_KEY, [c[0] for c in choices], None) or ""
+    grids = _worker_grids(str(s.data_path), snap.version, worker) if worker else frozenset()
+    name = dict((c[0], c[1]) for c in choices).get(worker, worker)
+    return make_viewer(["grid_worker"], name=name, grids=grids, lang=lang(), worker_id=worker or None)
+
+
+def current_filters() -> flt.Filters:
+    """The global filters as last set by `sidebar_controls` (defaults before that)."""
+    value = st.session_state.get(_FILTERS)
+    return value if isinstance(value, flt.Filters) else flt.Filters(lang=lang())
+
+
+def sidebar_controls() -> None:
+    """Language switch, demo identity picker (demo mode only) and the global filters, in the sidebar.
+
+    Called by app.py on every full run before `st.navigation`. The filters are mirrored in the URL
+    (dashboard.filters) so a link shares the view; invalid URL values fall back to defaults.
+    """
+    try:
+        s: Settings | None = settings()
+        snap: snapshots.Snapshot | None = current_snapshot()
+    except GridwatchError:
+        s, snap = None, None
+    viewer0 = current_viewer(s, snap) if snap is not None else None
+    units = cached_units(s, snap, viewer0) if s is not None and snap is not None and viewer0 is not None else None
+    _adopt_url(snap, s, units)
+    side = st.sidebar
+    side.segmented_control(_t("lang_label"), ["zh", "en"], key=LANG_KEY, required=True,
+                           default=_current(LANG_KEY, ("zh", "en"), "zh"),
+                           format_func=lambda v: "中文" if v == "zh" else "English")
+    if s is None or snap is None:
+        _write_url(flt.Filters(lang=lang()))
+        return
+    if demo_mode(s, snap):
+        _identity_picker(side, s, snap)
+    viewer = current_viewer(s, snap)
+    units = cached_units(s, snap, viewer)
+    f = _filter_widgets(side, s, snap, viewer, units)
+    st.session_state[_FILTERS] = f
+    _write_url(f)
+
+
+def _identity_picker(side: Any, s: Settings, snap: snapshots.Snapshot) -> None:
+    side.caption(f"**{t('viewer_heading')}**")
+    roles = list(ROLES)
+    role = side.selectbox(t("viewer_role"), roles, index=roles.index(_current(ROLE_KEY, roles, DEFAULT_ROLE)),
+                          key=ROLE_KEY, format_func=lambda r: t(f"role_{r}"))
+    if role == "grid_worker":
+        choices = _worker_choices(str(s.data_path), snap.version)
+        labels = {w: f"{w} {name}（{n}）" for w, name, n in choices}
+        ids = list(labels) or [""]
+        side.selectbox(t("viewer_worker"), ids, index=ids.index(_current(WORKER_KEY, ids, None)), key=WORKER_KEY,
+                       format_func=lambda w: labels.get(w, w))
+    viewer = current_viewer(s, snap)
+    side.caption(t("viewer_scope_all") if viewer.sees_all else t("viewer_scope").format(n=len(viewer.grids or ())))
+
+
+def cached_units(s: Settings, snap: snapshots.Snapshot, viewer: Viewer) -> pd.DataFrame:
+    return _units_cached(str(s.data_path), snap.version, viewer.cache_key, _viewer=viewer, _snap=snap)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _units_cached(data_dir: str, version: str, viewer_key: tuple[str, ...], *, _viewer: Viewer,
+                  _snap: snapshots.Snapshot) -> pd.DataFrame:
+    return views.unit_table(_viewer, _snap)
+
+
+def _filter_widgets(side: Any, s: Settings, snap: snapshots.Snapshot, viewer: Viewer,
+                    units: pd.DataFrame) -> flt.Filters:
+    side.caption(f"**{t('filters_heading')}**")
+    today = views.snapshot_today(snap, s)
+    earliest = views.earliest_day(snap, s)
+    periods = list(flt.PERIODS)
+    code = side.selectbox(t("filter_period"), periods, key=PERIOD_KEY,
+                          index=periods.index(_current(PERIOD_KEY, periods, flt.DEFAULT_PERIOD)),
+                          format_func=lambda c: t(f"period_{c}"))
+    period = flt.Period(code)
+    if code == "custom":
+        picked = side.date_input(t("filter_range"), value=_valid_range(today, earliest), key=RANGE_KEY,
+                                 min_value=earliest, max_value=today)
+        picked = tuple(picked) if isinstance(picked, (tuple, list)) else (picked,)
+        if picked:  # while a range is being picked, only its first day is known
+            period = flt.Period("custom", picked[0], picked[-1])
+    options = cached_view(views.unit_options, PageContext(s, snap, viewer, flt.Filters()))
+    unit = flt.Unit()
+    town = _unit_select(side, "township", dict(options.townships))
+    if town:
+        unit = flt.Unit("township", town)
+        comm = _unit_select(side, "community", dict(options.communities.get(town, ())))
+        if comm:
+            unit = flt.Unit("community", comm)
+            grid = _unit_select(side, "grid", dict(options.grids.get(comm, ())))
+            if grid:
+                unit = flt.Unit("grid", grid)
+    side.caption(t("filter_link"))
+    return flt.Filters(period=period, unit=unit, lang=lang())
+
+
+def _valid_range(today: dt.date, earliest: dt.date) -> tuple[dt.date, dt.date]:
+    """The custom range to show: the widget's own, else the URL's, else the last 30 days."""
+    for rng in (st.session_state.get(RANGE_KEY), st.session_state.get(_SEED, {}).get(RANGE_KEY)):
+        if (isinstance(rng, (tuple, list)) and rng and all(isinstance(d, dt.date) for d in rng)
+                and earliest <= rng[0] <= today and rng[-1] <= today):
+            return (rng[0], rng[-1])
+    start, end = flt.Period().dates(today)
+    return (start, end)
+
+
+def _unit_select(side: Any, kind: str, choices: dict[str, str]) -> str:
+    """One level of the drill path ("" = all); a remembered value outside `choices` falls back to all."""
+    options = ["", *choices]
+    picked = side.selectbox(t(f"filter_{kind}"), options, key=UNIT_KEYS[kind],
+                            index=options.index(_current(UNIT_KEYS[kind], options, "")),
+                            format_func=lambda v: choices.get(v, v) if v else t("filter_all"))
+    return str(picked or "")
+
+
+# --- page context and cached views ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every page works with: settings, the current snapshot, who is looking, the global filters."""
+
+    settings: Settings
+    snap: snapshots.Snapshot
+    viewer: Viewer
+    filters: flt.Filters
+
+    @property
+    def lang(self) -> str:
+        return self.viewer.lang
+
+    @property
+    def jurisdiction(self) -> str:
+        """Name of the jurisdiction for titles: config/manifest, else the demo district's name."""
+        name = self.snap.manifest.get("jurisdiction_name") or self.settings.jurisdiction_name
+        if not name and demo_mode(self.settings, self.snap):
+            name = _demo_district(str(self.settings.data_path / "demo" / "demo_truth.json"))
+        return str(name or "")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _demo_district(truth_path: str) -> str:
+    """district_name of the embedded demo (demo_truth.json written by dashboard.demo_data), "" if unreadable."""
+    import json
+
+    try:
+        doc = json.loads(Path(truth_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(doc.get("district_name") or "") if isinstance(doc, dict) else ""
+
+
+def session_viewer() -> Viewer:
+    """The viewer of this session, or the default viewer when there is no usable config or snapshot."""
+    try:
+        return current_viewer(settings(), current_snapshot())
+    except GridwatchError:
+        return default_viewer(lang())
+
+
+def page_context(*, show_banners: bool = True, demo_banner: bool = True) -> PageContext | None:
+    """Settings, snapshot, viewer and filters of this run; None (after showing why) when there is no
+    usable snapshot or config. Call it again inside an auto-refreshing fragment to pick up a new snapshot."""
+    try:
+        s = settings()
+        snap = current_snapshot()
+    except GridwatchError as exc:
+        banners(None)
+        st.info(t("no_snapshot"))
+        show_error(exc)
+        return None
+    if show_banners:
+        banners(snap, demo_banner=demo_banner)
+    viewer = current_viewer(s, snap)
+    return PageContext(s, snap, viewer, current_filters())
+
+
+def cached_view(fn: Callable[..., T], ctx: PageContext, *args: Any) -> T:
+    """`fn(viewer, snap, settings, *args)` cached by (fn, snapshot version, viewer.cache_key, config hash,
+    args). Args must be hashable or have `.key()` (Filters, Unit, Period); never pass a DataFrame."""
+    key = tuple(a.key() if callable(getattr(a, "key", None)) else a for a in args)
+    return _view_cached(f"{fn.__module__}.{fn.__qualname__}", str(ctx.settings.data_path), ctx.snap.version,
+                        ctx.viewer.cache_key, ctx.settings.config_hash(), key,
+                        _fn=fn, _viewer=ctx.viewer, _snap=ctx.snap, _settings=ctx.settings, _args=args)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _view_cached(name: str, data_dir: str, version: str, viewer_key: tuple[str, ...], config_hash: str,
+                 args_key: tuple[Any, ...], *, _fn: Callable[..., Any], _viewer: Viewer,
+                 _snap: snapshots.Snapshot, _settings: Settings, _args: tuple[Any, ...]) -> Any:
+    return _fn(_viewer, _snap, _settings, *_args)
+
+
+# --- widgets --------------------------------------------------------------------------------------------
+
+TONES = {"red": palette.light_hex("red"), "yellow": palette.light_hex("yellow")}
+
+
+def kpi_row(kpis: Sequence[views.Kpi], *, key: str = "kpis") -> None:
+    """One bordered st.metric per KPI, in a row; red/yellow tones colour the label dot and the value."""
+    rules = [f'.st-key-{key} [data-testid="stColumn"]:nth-of-type({i + 1}) [data-testid="stMetricValue"] '
+             f'{{ color: {TONES[k.tone]}; }}' for i, k in enumerate(kpis) if k.tone in TONES]
+    if rules:
+        st.html("<style>" + "\n".join(rules) + "</style>")
+    row = st.container(key=key)
+    for col, k in zip(row.columns(len(kpis), gap="small"), kpis, strict=True):
+        label = f":{k.tone}[●] {k.label}" if k.tone else k.label
+        col.metric(label, k.value, delta=k.delta, delta_color=k.delta_color, help=k.help,  # type: ignore[arg-type]
+                   border=True)
+
+
+SCREEN_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding: 0.7rem 1.2rem 0.4rem 1.2rem !important; max-width: 100% !important; }
+</style>"""
+
+
+def screen_mode() -> bool:
+    """?screen=1: wall display (no sidebar, header or toolbar; filters come from the URL)."""
+    return st.query_params.get("screen") == "1"
+
+
+def apply_screen_mode() -> bool:
+    """Hide the sidebar, header and toolbar when ?screen=1; returns whether screen mode is on."""
+    on = screen_mode()
+    if on:
+        st.html(SCREEN_CSS)
+    return on

@@ -1,4 +1,4 @@
-"""AppTest smoke test of the overview map page on a snapshot built from the canonical fixture."""
+"""AppTest of the command screen's map on a snapshot built from the canonical fixture (6 grids, 2 townships)."""
 
 from __future__ import annotations
 
@@ -27,20 +27,15 @@ def deck_json(at: AppTest) -> dict:
     return json.loads(at.get("deck_gl_json_chart")[0].proto.json)
 
 
-def test_map_page_renders_grids_offline(snapshot_config: Path) -> None:
+def test_map_renders_grids_offline(snapshot_config: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception, at.exception
-    assert "测试区" in at.title[0].value and "网格信访态势监测" in at.title[0].value
-    assert any("示例数据" in w.value for w in at.warning)
+    title = "\n".join(h.value for h in at.html)
+    assert "<h1>测试区信访态势</h1>" in title and any("示例数据" in w.value for w in at.warning)
     deck = deck_json(at)
     assert deck["mapStyle"].endswith("/app/static/blank-style.json")
     layers = {layer["id"]: layer for layer in deck["layers"]}
-    grids = layers["grids"]["data"]["features"]
-    assert len(grids) == 6
-    by_name = {f["properties"]["grid_name"]: f["properties"] for f in grids}
-    assert by_name["第1网格"]["cases"] == 1 and by_name["第2网格"]["cases"] == 1
-    assert by_name["第6网格"]["cases"] == 1 and by_name["第5网格"]["cases"] == 1  # C004 by grid code
-    assert by_name["第4网格"]["cases"] == 0
+    assert len(layers["grids"]["data"]["features"]) == 6
     assert len(layers["townships"]["data"]["features"]) == 2
     names = layers["township-names"]
     assert "迎新路街道" in json.dumps(names, ensure_ascii=False)
@@ -48,14 +43,27 @@ def test_map_page_renders_grids_offline(snapshot_config: Path) -> None:
     assert not names["characterSet"].startswith("@@=") and "迎" in names["characterSet"]
     assert not names["fontFamily"].startswith("@@=")
     tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
-    assert "{grid_name}" in tooltip["html"]
+    assert "{name}" in tooltip["html"] and "{shown}" in tooltip["html"]
+
+    at.segmented_control(key="cmd_measure").set_value("open").run()  # open cases: a state, not dated
+    assert not at.exception, at.exception
+    grids = {f["properties"]["name"]: f["properties"] for f in
+             next(x for x in deck_json(at)["layers"] if x["id"] == "grids")["data"]["features"]}
+    assert grids["第2网格"]["value"] == 1 and grids["第6网格"]["value"] == 1  # C002 handling, C003 accepted
+    assert grids["第5网格"]["value"] == 1  # C004 registered, placed by its grid code
+    assert grids["第1网格"]["value"] == 0 and grids["第4网格"]["value"] == 0  # C001 is closed
+
+    at.segmented_control(key="cmd_level").set_value("township").run()
+    towns = next(x for x in deck_json(at)["layers"] if x["id"] == "grids")["data"]["features"]
+    assert {f["properties"]["name"]: f["properties"]["value"] for f in towns} == {"迎新路街道": 1, "保合少镇": 2}
 
 
 def test_measure_switch_keeps_map_view(snapshot_config: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=60).run()
     before = deck_json(at)["initialViewState"]
-    at.session_state["map_view"].zoom = 13.5  # as if the user had zoomed in
-    at.segmented_control(key="measure").set_value("measure_rate").run()
+    (view,) = at.session_state["cmd_views"].values()
+    view.zoom = 13.5  # as if the user had zoomed in
+    at.segmented_control(key="cmd_measure").set_value("rate").run()
     assert not at.exception
     assert deck_json(at)["initialViewState"]["zoom"] == 13.5
     assert before["longitude"] == deck_json(at)["initialViewState"]["longitude"]

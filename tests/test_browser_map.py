@@ -1,4 +1,5 @@
-"""The real app in headless Chromium: the map draws polygons, Chinese text renders, nothing leaves 127.0.0.1."""
+"""The real app in headless Chromium (1280×800, with sidebar): the command screen's map draws polygons, Chinese
+text renders, nothing leaves 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -20,17 +21,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_overview_map_in_chromium(tmp_path: Path, browser_page: Page) -> None:
+def test_command_screen_map_in_chromium(tmp_path: Path, browser_page: Page) -> None:
     cfg = fixture_site(tmp_path)
     refresh(load_settings(cfg))
     with streamlit_server(ROOT / "app.py", env={"GRIDWATCH_CONFIG": str(cfg)}, cwd=ROOT) as base_url:
         page = browser_page
         page.goto(base_url)
-        page.get_by_role("heading", name="测试区 网格信访态势监测").wait_for(timeout=30_000)
+        page.get_by_role("heading", name="测试区信访态势").wait_for(timeout=30_000)
         page.wait_for_selector("#deckgl-overlay", timeout=30_000)
         assert canvas_nonblank(page, "#deckgl-overlay", timeout=20), "the map drew no polygons"
         page.get_by_text("示例数据").first.wait_for(timeout=10_000)
-        shot = Path(os.environ.get("GRIDWATCH_SCREENSHOTS", tmp_path)) / "overview_map.png"
+        shot = Path(os.environ.get("GRIDWATCH_SCREENSHOTS", tmp_path)) / "command_screen_1280.png"
         page.screenshot(path=str(shot))
         assert "WenQuanYi Micro Hei" in platform_fonts(page, "h1")
         assert f"{base_url}/app/static/blank-style.json" in page.requests_seen

@@ -1,0 +1,808 @@
+"""Data layer of the pages: snapshot tables filtered by the viewer, and display-ready aggregates.
+
+No streamlit here (the UI glue, caching and widgets are in `dashboard/ui.py`). Two kinds of function:
+
+* **Scoped readers** — `scoped_grids`, `scoped_cases`, `scoped_metrics`, `scoped_alerts`,
+  `scoped_grid_stats`, `scoped_leader_cases`, `scoped_supervisions`, `scoped_inspections`,
+  `restricted_texts`: `(viewer, snap, …)` → a DataFrame that never holds a row outside the viewer's
+  grid scope (SPEC §9). For a grid worker that means rows of their grids only, and no aggregates of larger
+  units (their township's or the county's rows of metrics.parquet). Optional tables
+  (alerts, grid_stats, from newer pipelines) come back empty, with their columns, when absent.
+* **Views** — `unit_options`, `kpis`, `trend`, `categories`, `map_data`, `top_alerts`,
+  `leader_summary`, `supervision_summary`: `(viewer, snap, settings, *args)` → small,
+  display-ready values. Pages call them through `ui.cached_view(fn, ctx, *args)`, which caches
+  them with `st.cache_data` keyed by (function, snapshot version, `viewer.cache_key`,
+  config hash, args); args must be hashable values or objects with a `.key()` (e.g. `Filters`).
+
+Parquet reads go through `read_table`, a small in-process LRU of *shared* frames: never mutate
+what it returns (filtering and `.assign` make copies; in-place edits would corrupt the cache).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from dashboard import maplayers, palette
+from dashboard.filters import COUNTY_ID, Filters, Period, Unit
+from dashboard.formatting import fmt_count, fmt_delta_pct, fmt_rate, rate_help
+from dashboard.settings import Settings
+from dashboard.snapshots import Snapshot
+from dashboard.texts import TEXTS, t
+from dashboard.viewer import RESTRICTED_ROLES, Viewer
+from geo.deadlines import DEADLINE_COLUMNS, RED, YELLOW
+from geo.metrics import METRIC_COLUMNS, RATE_NAMES, combine_periods, compute_metrics
+from loaders.enums import LEADER_STAGE, OPEN_STATUSES, SUPERVISION_STATUS, TIER
+
+GRID_COLUMNS = ("grid_id", "grid_name", "community_id", "community_name", "township_id", "township_name")
+UNIT_COLUMN = {"township": "township_id", "community": "community_id", "grid": "grid_id"}
+CHILD_TYPE = {"county": "township", "township": "community", "community": "grid", "grid": "grid"}
+# alerts.parquet (SPEC §4 plus the app DB lifecycle columns); township_id / grid_ids when the
+# pipeline adds them (they make grid-worker scoping exact for case-level alerts).
+ALERT_COLUMNS = ("alert_id", "detector", "level", "scope", "scope_id", "title", "evidence", "first_seen",
+                 "last_seen", "state", "is_open", "condition_active")
+GRID_STATS_COLUMNS = ("grid_id", "window", "cases", "open_cases", "red_cases", "rate_per_10k", "gi_z", "gi_p",
+                      "hotspot_bin", "trend_class")
+MEASURES: tuple[str, ...] = ("cases", "open", "red", "rate")
+MAP_LEVELS: tuple[str, ...] = ("township", "grid")
+_METRIC_CASE_COLUMNS = ("case_id", "status", "category", "received_at", "accepted_at", "replied_at", "closed_at",
+                        "review_requested_at", "level_visited", "people_count", "petitioner_key", "grid_id",
+                        "community_id", "township_id", "updated_at", "satisfaction", "evaluated_at",
+                        *DEADLINE_COLUMNS)
+_LEADER_DONE = LEADER_STAGE.with_flag("resolved")
+_SUPERVISION_OPEN = SUPERVISION_STATUS.with_flag("open")
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+Where = tuple[tuple[str, str, Any], ...]
+
+
+@lru_cache(maxsize=24)
+def _read(path: str, columns: tuple[str, ...] | None, where: Where | None) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    filters = [(c, op, list(v) if isinstance(v, tuple) else v) for c, op, v in where] if where else None
+    geo = json.loads(meta[b"geo"]).get("columns", {}) if b"geo" in meta else {}
+    if geo and (columns is None or set(columns) & set(geo)):
+        import geopandas as gpd
+
+        return gpd.read_parquet(path, columns=list(columns) if columns else None, filters=filters)
+    return pd.read_parquet(path, columns=list(columns) if columns else None, filters=filters)
+
+
+def has_table(snap: Snapshot, name: str) -> bool:
+    return snap.file(f"{name}.parquet").exists()
+
+
+def read_table(snap: Snapshot, name: str, columns: Sequence[str] | None = None, *,
+               where: Where | None = None) -> pd.DataFrame:
+    """A snapshot table, shared between callers (never mutate it). `where` is a pyarrow filter,
+    e.g. (("unit_type", "==", "county"),); missing optional columns are left out, not an error."""
+    path = snap.file(f"{name}.parquet")
+    if columns is not None:
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+        columns = tuple(c for c in dict.fromkeys(columns) if c in names)
+    return _read(str(path), tuple(columns) if columns is not None else None, where)
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+# --- dates ---------------------------------------------------------------------------------------------
+
+def as_of(snap: Snapshot, settings: Settings) -> pd.Timestamp:
+    """The time the snapshot's data refer to (its refresh), in the configured time zone."""
+    stamp = snap.manifest.get("as_of") or snap.manifest.get("created_at")
+    ts = pd.Timestamp(stamp) if stamp else pd.Timestamp.now(tz="UTC")
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts).tz_convert(settings.timezone)
+
+
+def snapshot_today(snap: Snapshot, settings: Settings) -> dt.date:
+    """The snapshot's local date: "today" of every period."""
+    return as_of(snap, settings).date()
+
+
+def earliest_day(snap: Snapshot, settings: Settings) -> dt.date:
+    """First date a custom period may start on (the metrics' history)."""
+    return snapshot_today(snap, settings) - dt.timedelta(days=settings.metrics.history_days)
+
+
+def in_days(values: pd.Series, start: dt.date, end: dt.date, tz: str) -> np.ndarray:
+    """Mask of timestamps on local dates start..end (inclusive); naive timestamps are local time.
+
+    Compares with the two day boundaries instead of converting a million timestamps to dates.
+    """
+    ts = pd.to_datetime(values)
+    if getattr(ts.dt, "tz", None) is None:
+        ts = ts.dt.tz_localize(tz)
+    lo = pd.Timestamp(start).tz_localize(tz)
+    hi = pd.Timestamp(end + dt.timedelta(days=1)).tz_localize(tz)
+    return ((ts >= lo) & (ts < hi)).fillna(False).to_numpy(dtype=bool)
+
+
+# --- units ---------------------------------------------------------------------------------------------
+
+def unit_table(viewer: Viewer, snap: Snapshot) -> pd.DataFrame:
+    """grid → community → township ids and names of the grids in the viewer's scope (sorted by grid_id)."""
+    grids = read_table(snap, "grids", GRID_COLUMNS)
+    grids = pd.DataFrame(grids.drop(columns="geometry", errors="ignore"))
+    out = grids[viewer.in_scope(grids["grid_id"]).to_numpy()]
+    return out.sort_values("grid_id", kind="stable").reset_index(drop=True)
+
+
+def unit_grids(units: pd.DataFrame, unit: Unit) -> pd.Series:
+    """Mask of `units` rows (unit_table) inside `unit`."""
+    if unit.is_county:
+        return pd.Series(True, index=units.index)
+    return (units[UNIT_COLUMN[unit.type]].astype("str") == unit.id).fillna(False)
+
+
+def unit_known(units: pd.DataFrame) -> Callable[[str, str], bool]:
+    """known(type, id): whether a unit holds at least one grid of the viewer (for filters.parse)."""
+    ids = {kind: frozenset(units[col].dropna().astype("str")) for kind, col in UNIT_COLUMN.items()}
+    return lambda kind, unit_id: unit_id in ids.get(kind, frozenset())
+
+
+def unit_label(units: pd.DataFrame, unit: Unit, *, jurisdiction: str, lang: str = "zh") -> str:
+    """Display name of a unit, e.g. 迎新路街道 · 胜利社区 · 第3网格; the jurisdiction for the county."""
+    if unit.is_county:
+        return jurisdiction or t("whole_jurisdiction", lang)
+    row = units[units[UNIT_COLUMN[unit.type]].astype("str") == unit.id]
+    if row.empty:
+        return unit.id
+    r = row.iloc[0]
+    parts = [r["township_name"]]
+    if unit.type in ("community", "grid"):
+        parts.append(r["community_name"])
+    if unit.type == "grid":
+        parts.append(r["grid_name"])
+    return " · ".join(str(p) for p in parts if isinstance(p, str) and p)
+
+
+@dataclass(frozen=True)
+class UnitOptions:
+    """Choices of the drill-path selectors: (id, name) per level, children keyed by parent id."""
+
+    townships: tuple[tuple[str, str], ...]
+    communities: dict[str, tuple[tuple[str, str], ...]]
+    grids: dict[str, tuple[tuple[str, str], ...]]
+
+    def name(self, unit: Unit) -> str:
+        pools = {"township": self.townships, "community": [c for v in self.communities.values() for c in v],
+                 "grid": [g for v in self.grids.values() for g in v]}
+        return dict(pools.get(unit.type, ())).get(unit.id, unit.id)
+
+
+def unit_options(viewer: Viewer, snap: Snapshot, settings: Settings) -> UnitOptions:
+    """The drill path a viewer may choose from: only units holding grids of their scope."""
+    units = unit_table(viewer, snap)
+
+    def pairs(frame: pd.DataFrame, id_col: str, name_col: str) -> tuple[tuple[str, str], ...]:
+        sub = frame[[id_col, name_col]].dropna(subset=[id_col]).drop_duplicates(id_col).sort_values(id_col)
+        return tuple((str(i), str(n) if isinstance(n, str) else str(i)) for i, n in sub.itertuples(index=False))
+
+    return UnitOptions(
+        townships=pairs(units, "township_id", "township_name"),
+        communities={str(k): pairs(g, "community_id", "community_name")
+                     for k, g in units.groupby("township_id", sort=True)},
+        grids={str(k): pairs(g, "grid_id", "grid_name") for k, g in units.groupby("community_id", sort=True)},
+    )
+
+
+# --- scoped readers ------------------------------------------------------------------------------------
+
+def scoped_grids(viewer: Viewer, snap: Snapshot, columns: Sequence[str] | None = None, *,
+                 unit: Unit | None = None) -> pd.DataFrame:
+    """Grids (GeoDataFrame with geometry when asked for) in the viewer's scope and `unit`."""
+    need = None if columns is None else tuple(dict.fromkeys([*columns, *GRID_COLUMNS]))
+    grids = read_table(snap, "grids", need)
+    mask = viewer.in_scope(grids["grid_id"])
+    if unit is not None:
+        mask &= unit_grids(grids, unit)
+    out = grids[mask.to_numpy()]
+    return out if columns is None else out[[c for c in columns if c in out.columns]]
+
+
+def scoped_cases(viewer: Viewer, snap: Snapshot, columns: Sequence[str] | None = None, *,
+                 unit: Unit | None = None, received: tuple[dt.date, dt.date] | None = None,
+                 timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+    """Cases of the viewer's grids (all cases, also those placed only on a township, for `sees_all`).
+
+    `unit` limits to a township/community/grid; `received` to local receipt dates (inclusive).
+    Without `can_see_points` the lon/lat columns come back empty (NaN): aggregates only (SPEC §9).
+    """
+    keys = ["grid_id"] + ([UNIT_COLUMN[unit.type]] if unit is not None and not unit.is_county else [])
+    keys += ["received_at"] if received is not None else []
+    need = None if columns is None else tuple(dict.fromkeys([*columns, *keys]))
+    cases = read_table(snap, "cases", need)
+    mask = viewer.in_scope(cases["grid_id"])
+    if unit is not None and not unit.is_county:
+        mask &= (cases[UNIT_COLUMN[unit.type]].astype("str") == unit.id).fillna(False)
+    if received is not None:
+        mask &= in_days(cases["received_at"], received[0], received[1], timezone)
+    out = cases[mask.to_numpy()]
+    if columns is not None:
+        out = out[[c for c in columns if c in out.columns]]
+    if not viewer.can_see_points and {"lon", "lat"} & set(out.columns):
+        out = out.assign(**{c: np.nan for c in ("lon", "lat") if c in out.columns})
+    return out
+
+
+def scoped_metrics(viewer: Viewer, snap: Snapshot, *, unit_type: str | None = None,
+                   unit_ids: Sequence[str] | None = None, period: str | None = None,
+                   start: dt.date | None = None, end: dt.date | None = None,
+                   columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows of metrics.parquet (geo.metrics.METRIC_COLUMNS) the viewer may see.
+
+    A viewer with a grid scope sees only grid rows of their own grids (day rows exist only for
+    `metrics.day_units`; use `unit_days` for their day-by-day totals).
+    """
+    where: list[tuple[str, str, Any]] = []
+    if unit_type is not None:
+        where.append(("unit_type", "==", unit_type))
+    if period is not None:
+        where.append(("period", "==", period))
+    if unit_ids is not None:
+        where.append(("unit_id", "in", tuple(sorted(str(u) for u in unit_ids))))
+    need = None if columns is None else ("unit_type", "unit_id", "period", "period_start", *columns)
+    frame = read_table(snap, "metrics", need, where=tuple(where) or None)
+    mask = pd.Series(True, index=frame.index)
+    if not viewer.sees_all:
+        mask &= (frame["unit_type"] == "grid") & viewer.in_scope(frame["unit_id"])
+    if start is not None or end is not None:
+        days = pd.to_datetime(frame["period_start"].astype("datetime64[s]")).dt.date
+        if start is not None:
+            mask &= days >= start
+        if end is not None:
+            mask &= days <= end
+    return frame[mask.to_numpy()]
+
+
+def _alert_in_scope(alerts: pd.DataFrame, viewer: Viewer, units: pd.DataFrame, unit: Unit | None) -> pd.Series:
+    """An alert is visible when every grid it concerns is in the viewer's scope and in `unit`.
+
+    The grids of an alert: its `grid_ids` when the table has them (case-level alerts name the grid
+    of their case), else the grids of its scope unit. County-wide alerts concern every grid.
+    """
+    allowed = units[unit_grids(units, unit or Unit())]
+    allowed_grids = frozenset(allowed["grid_id"].astype("str"))
+    all_grids = viewer.sees_all and (unit is None or unit.is_county)
+    by_unit = {kind: frozenset(allowed[col].dropna().astype("str")) for kind, col in UNIT_COLUMN.items()}
+    out = []
+    for scope, scope_id, grid_ids in zip(alerts["scope"].astype("str"), alerts["scope_id"].astype("str"),
+                                         alerts["grid_ids"] if "grid_ids" in alerts.columns
+                                         else [None] * len(alerts), strict=True):
+        if all_grids:
+            out.append(True)
+            continue
+        ids = [str(g) for g in grid_ids] if isinstance(grid_ids, (list, tuple, np.ndarray)) else []
+        if ids:
+            out.append(all(g in allowed_grids for g in ids))
+        elif scope == "county":
+            out.append(False)
+        elif scope == "grid":
+            out.append(scope_id in allowed_grids)
+        elif viewer.sees_all:  # a township/community alert inside the chosen unit
+            out.append(scope_id in by_unit.get(scope, frozenset()) and _covers(units, scope, scope_id, unit))
+        else:  # aggregates of larger units are not shown to grid workers
+            out.append(False)
+    return pd.Series(out, index=alerts.index, dtype=bool)
+
+
+def _covers(units: pd.DataFrame, scope: str, scope_id: str, unit: Unit | None) -> bool:
+    """Whether the scope unit lies inside `unit` (not merely overlaps it)."""
+    if unit is None or unit.is_county:
+        return True
+    order = ("township", "community", "grid")
+    if order.index(scope) < order.index(unit.type):
+        return False
+    return scope_id in frozenset(units.loc[unit_grids(units, unit), UNIT_COLUMN[scope]].dropna().astype("str"))
+
+
+def scoped_alerts(viewer: Viewer, snap: Snapshot, *, unit: Unit | None = None,
+                  open_only: bool = False) -> pd.DataFrame:
+    """Alerts (alerts.parquet) the viewer may see; empty with ALERT_COLUMNS when the table is absent.
+
+    `open_only` keeps alerts still firing or not yet closed (state new/acknowledged/dispatched).
+    """
+    if not has_table(snap, "alerts"):
+        return _empty(ALERT_COLUMNS)
+    alerts = read_table(snap, "alerts")
+    units = unit_table(viewer, snap)
+    out = alerts[_alert_in_scope(alerts, viewer, units, unit).to_numpy()]
+    if open_only:
+        keep = pd.Series(False, index=out.index)
+        if "is_open" in out.columns:
+            keep |= out["is_open"].fillna(False).astype(bool)
+        if "condition_active" in out.columns:
+            keep |= out["condition_active"].fillna(False).astype(bool)
+        if "is_open" not in out.columns and "condition_active" not in out.columns:
+            keep[:] = True
+        out = out[keep.to_numpy()]
+    return out
+
+
+def scoped_grid_stats(viewer: Viewer, snap: Snapshot, *, window: str | None = None,
+                      unit: Unit | None = None) -> pd.DataFrame:
+    """grid_stats.parquet rows of the viewer's grids (and `unit`); empty when the table is absent."""
+    if not has_table(snap, "grid_stats"):
+        return _empty(GRID_STATS_COLUMNS)
+    stats = read_table(snap, "grid_stats", where=(("window", "==", window),) if window else None)
+    units = unit_table(viewer, snap)
+    allowed = units.loc[unit_grids(units, unit or Unit()), "grid_id"].astype("str")
+    return stats[stats["grid_id"].astype("str").isin(allowed).to_numpy()]
+
+
+def _scoped_by_case(viewer: Viewer, snap: Snapshot, table: str, unit: Unit | None) -> pd.DataFrame:
+    frame = read_table(snap, table)
+    if viewer.sees_all and (unit is None or unit.is_county):
+        return frame
+    ids = scoped_cases(viewer, snap, ["case_id"], unit=unit)["case_id"]
+    return frame[frame["case_id"].isin(ids).to_numpy()]
+
+
+def scoped_leader_cases(viewer: Viewer, snap: Snapshot, *, unit: Unit | None = None) -> pd.DataFrame:
+    """包案 rows (leader_cases) whose case the viewer may see."""
+    return _scoped_by_case(viewer, snap, "leader_cases", unit)
+
+
+def scoped_supervisions(viewer: Viewer, snap: Snapshot, *, unit: Unit | None = None) -> pd.DataFrame:
+    """督办 orders (supervisions) whose case the viewer may see."""
+    return _scoped_by_case(viewer, snap, "supervisions", unit)
+
+
+def scoped_inspections(viewer: Viewer, snap: Snapshot, *, unit: Unit | None = None) -> pd.DataFrame:
+    """排查 records (inspections: grid_id, inspected_at, worker_id, issues_found) of the viewer's grids."""
+    frame = read_table(snap, "inspections")
+    units = unit_table(viewer, snap)
+    allowed = units.loc[unit_grids(units, unit or Unit()), "grid_id"].astype("str")
+    if viewer.sees_all and (unit is None or unit.is_county):
+        return frame
+    return frame[frame["grid_id"].astype("str").isin(allowed).to_numpy()]
+
+
+def restricted_texts(viewer: Viewer, snap: Snapshot) -> pd.DataFrame:
+    """Accusation texts (检举控告, restricted file): only for the discipline role, else AccessDenied."""
+    viewer.require(RESTRICTED_ROLES)
+    frame = read_table(snap, "restricted/accusations")
+    if viewer.sees_all:
+        return frame
+    ids = scoped_cases(viewer, snap, ["case_id"])["case_id"]
+    return frame[frame["case_id"].isin(ids).to_numpy()]
+
+
+# --- metrics per day of one unit --------------------------------------------------------------------------
+
+def _has_day_rows(snap: Snapshot, unit_type: str) -> bool:
+    probe = read_table(snap, "metrics", ("unit_type",), where=(("unit_type", "==", unit_type),
+                                                               ("period", "==", "day")))
+    return len(probe) > 0
+
+
+def unit_days(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, start: dt.date,
+              end: dt.date) -> pd.DataFrame:
+    """Day rows (counts, numerators, denominators; METRIC_COLUMNS) of `unit` for start..end, one per date.
+
+    From metrics.parquet when it has day rows of the unit type and the viewer sees the whole
+    jurisdiction; otherwise computed with `geo.metrics.compute_metrics` from the viewer's own
+    cases in the unit (for a grid worker: their grids' totals; 重复信访 then counts repeats
+    within those cases only). Days without activity are zero rows; index = local date.
+    """
+    if viewer.sees_all and unit.type in ("county", "township") and _has_day_rows(snap, unit.type):
+        rows = read_table(snap, "metrics", where=(("unit_type", "==", unit.type), ("unit_id", "==", unit.id),
+                                                  ("period", "==", "day")))
+    else:
+        cases = scoped_cases(viewer, snap, _METRIC_CASE_COLUMNS, unit=unit)
+        cases = cases.reset_index(drop=True)
+        today = snapshot_today(snap, settings)
+        m = settings.metrics
+        empty_lc = pd.DataFrame({"case_id": pd.Series(dtype="str"), "leader_id": pd.Series(dtype="str"),
+                                 "assigned_at": pd.Series(dtype=f"datetime64[us, {settings.timezone}]")})
+        rows = compute_metrics(
+            cases, cases, empty_lc, now=as_of(snap, settings), jurisdiction_level=settings.jurisdiction_level,
+            periods=("day",), timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
+            collective_min_people=m.collective_min_people, day_units=("county",),
+            backlog_days=settings.deadlines.backlog_days, history_days=max((today - start).days + 1, 1))
+        rows = rows[(rows["unit_type"] == "county") & (rows["period"] == "day")]
+    values = [c for c in METRIC_COLUMNS if c not in ("unit_type", "unit_id", "period", "period_start")]
+    days = pd.to_datetime(rows["period_start"].astype("datetime64[s]")).dt.date
+    frame = pd.DataFrame(rows[values].to_numpy(), columns=values, index=pd.Index(days, name="date"))
+    frame = frame[(frame.index >= start) & (frame.index <= end)]
+    full = pd.Index([start + dt.timedelta(days=i) for i in range((end - start).days + 1)], name="date")
+    frame = frame.reindex(full)
+    counts = [c for c in values if c not in RATE_NAMES]
+    frame[counts] = frame[counts].fillna(0)
+    return frame.astype({c: "float64" for c in values})
+
+
+# --- KPIs ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI tile: `value` is display text, `raw` the number behind it, `help` the hover text."""
+
+    key: str
+    label: str
+    value: str
+    help: str
+    raw: float | None = None
+    delta: str | None = None
+    delta_color: str = "off"  # normal | inverse | off (st.metric)
+    tone: str = ""            # red | yellow | "" (colour of the label)
+
+
+KPI_RATES = (("timely_acceptance", "kpi_timely"), ("on_time_conclusion", "kpi_on_time"),
+             ("satisfaction", "kpi_satisfaction"), ("resolution", "kpi_resolution"))
+
+
+def period_label(period: Period, today: dt.date, lang: str = "zh") -> str:
+    """E.g. "近30日（10-24 至 11-22）"."""
+    start, end = period.dates(today)
+    name = t(f"period_{period.code}", lang)
+    span = f"{start:%m-%d}" if start == end else f"{start:%m-%d} {t('to', lang)} {end:%m-%d}"
+    if start.year != end.year or start.year != today.year:
+        span = f"{start:%Y-%m-%d} {t('to', lang)} {end:%Y-%m-%d}"
+    return f"{name}（{span}）" if lang == "zh" else f"{name} ({span})"
+
+
+def kpis(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -> list[Kpi]:
+    """The command-screen KPI row for the filters' unit: today (vs yesterday until the same time), this week,
+    open, red, yellow, then over the filters' period 及时受理率, 按期办结率, 满意率, 化解率, 越级访, 集体访.
+
+    Counts and rates are those of metrics.parquet day rows (county/township) so they equal the
+    snapshot's metrics; numerators and denominators are in each tile's help.
+    """
+    lang = viewer.lang
+    today = snapshot_today(snap, settings)
+    start, end = filters.period.dates(today)
+    monday = today - dt.timedelta(days=today.weekday())
+    first = min(start, monday, today - dt.timedelta(days=1))
+    days = unit_days(viewer, snap, settings, filters.unit, first, max(end, today))
+    now = days.loc[today]
+    yesterday = days.loc[today - dt.timedelta(days=1)]
+    clock = as_of(snap, settings)
+    day_before = today - dt.timedelta(days=1)
+    received = scoped_cases(viewer, snap, ["received_at"], unit=filters.unit, received=(day_before, day_before),
+                            timezone=settings.timezone)["received_at"]
+    local = pd.to_datetime(received).dt.tz_convert(settings.timezone) if len(received) else received
+    same_time = int((local.dt.time <= clock.time()).sum()) if len(received) else 0
+    span = combine_periods(days.loc[start:end].reset_index().rename(columns={"date": "period_start"}))
+    week = days.loc[monday:today, "received"].sum()
+    pl = period_label(filters.period, today, lang)
+    yellow = scoped_cases(viewer, snap, ["light"], unit=filters.unit)
+    n_yellow = int((yellow["light"] == YELLOW).sum())
+
+    def count(key: str, value: float, help_text: str, **kw: Any) -> Kpi:
+        return Kpi(key, t(key, lang), fmt_count(value, lang), help_text, raw=float(value), **kw)
+
+    out = [
+        count("kpi_today", now["received"], t("kpi_today_help", lang).format(
+            same=fmt_count(same_time, lang), time=f"{clock:%H:%M}", yesterday=fmt_count(yesterday["received"], lang)),
+            delta=fmt_delta_pct(now["received"], same_time), delta_color="inverse"),
+        count("kpi_week", week, t("kpi_week_help", lang).format(since=f"{monday:%m-%d}")),
+        count("kpi_open", now["open_end"], t("kpi_open_help", lang)),
+        count("kpi_red", now["overdue"], t("kpi_red_help", lang), tone="red"),
+        count("kpi_yellow", n_yellow, t("kpi_yellow_help", lang).format(days=settings.deadlines.yellow_days),
+              tone="yellow"),
+    ]
+    for name, key in KPI_RATES:
+        num, den = float(span[f"{name}_num"]), float(span[f"{name}_den"])
+        out.append(Kpi(key, t(key, lang), fmt_rate(num, den), rate_help(name, num, den, lang=lang, period=pl),
+                       raw=(num / den if den else None)))
+    out.append(count("kpi_skip", span["skip_level"], t("kpi_skip_help", lang).format(
+        province=fmt_count(span["skip_level_province"], lang), national=fmt_count(span["skip_level_national"], lang),
+        period=pl)))
+    out.append(count("kpi_collective", span["collective_cases"], t("kpi_collective_help", lang).format(
+        people=fmt_count(span["collective_people"], lang), period=pl)))
+    return out
+
+
+# --- charts -----------------------------------------------------------------------------------------------
+
+def trend(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, days: int = 30) -> pd.DataFrame:
+    """New (received) and concluded (closed) cases per day for the last `days` days: date, series, cases."""
+    today = snapshot_today(snap, settings)
+    rows = unit_days(viewer, snap, settings, unit, today - dt.timedelta(days=days - 1), today)
+    lang = viewer.lang
+    out = pd.DataFrame({"date": pd.to_datetime(pd.Series(rows.index)),
+                        t("series_received", lang): rows["received"].to_numpy(),
+                        t("series_closed", lang): rows["closed"].to_numpy()})
+    return out.melt(id_vars="date", var_name="series", value_name="cases").astype({"cases": "int64"})
+
+
+def categories(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, top: int = 8) -> pd.DataFrame:
+    """Cases received in the period by category, largest first; the rest summed as one row."""
+    today = snapshot_today(snap, settings)
+    cases = scoped_cases(viewer, snap, ["category"], unit=filters.unit, received=filters.period.dates(today),
+                         timezone=settings.timezone)
+    counts = cases["category"].fillna(t("unknown", viewer.lang)).astype("str").value_counts()
+    head = counts.head(top)
+    if len(counts) > top:
+        head = pd.concat([head, pd.Series({t("other_categories", viewer.lang): counts.iloc[top:].sum()})])
+    total = max(int(counts.sum()), 1)
+    return pd.DataFrame({"category": head.index.astype(str), "cases": head.to_numpy(dtype="int64"),
+                         "share": (head.to_numpy() / total).round(4)})
+
+
+# --- map --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MapData:
+    """Everything a choropleth map needs, display-ready (GeoJSON dicts, small frames)."""
+
+    level: str
+    measure: str
+    areas: dict[str, Any]
+    outlines: dict[str, Any]
+    labels: pd.DataFrame
+    hot: dict[str, Any] | None
+    columns: pd.DataFrame
+    bounds: tuple[float, float, float, float]
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    hot_window: str | None = None
+
+
+def _hotspot_window(period: Period) -> str:
+    return "7d" if period.code in ("today", "7d") else "30d"
+
+
+def map_data(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, level: str,
+             measure: str) -> MapData:
+    """Grids (or townships) of the filters' unit coloured by `measure` (MEASURES), with township outlines,
+    names one level below the unit, hot-spot grid outlines from grid_stats, and 3-D column data.
+
+    cases / rate count cases received in the period; open / red are the current state. A viewer
+    with a grid scope always gets the grid level (no township aggregates).
+    """
+    lang = viewer.lang
+    unit = filters.unit
+    if level not in MAP_LEVELS or not unit.is_county or not viewer.sees_all:
+        level = "grid"
+    measure = measure if measure in MEASURES else "cases"
+    today = snapshot_today(snap, settings)
+    grids = scoped_grids(viewer, snap, [*GRID_COLUMNS, "population", "geometry"], unit=unit)
+    cases = scoped_cases(viewer, snap, ["grid_id", "township_id", "status", "light", "received_at"], unit=unit)
+    start, end = filters.period.dates(today)
+    in_period = in_days(cases["received_at"], start, end, settings.timezone)
+    is_open = cases["status"].isin(sorted(OPEN_STATUSES)).to_numpy()
+    is_red = (cases["light"] == RED).fillna(False).to_numpy()
+    key = "grid_id" if level == "grid" else "township_id"
+    flags = {"cases": in_period, "open": is_open, "red": is_red, "rate": in_period}
+    counted = cases.loc[flags[measure], key].astype("str").value_counts()
+
+    if level == "grid":
+        shapes = grids
+        ids = grids["grid_id"].astype("str")
+        pop = pd.to_numeric(grids["population"], errors="coerce")
+        props = pd.DataFrame({"name": grids["grid_name"].astype("str"), "community_name": grids["community_name"],
+                              "township_name": grids["township_name"]})
+    else:
+        towns = read_table(snap, "townships")
+        shapes = towns
+        ids = towns["township_id"].astype("str")
+        pop = ids.map(pd.to_numeric(grids["population"], errors="coerce").groupby(
+            grids["township_id"].astype("str")).sum(min_count=1))
+        props = pd.DataFrame({"name": towns["name"].astype("str"), "community_name": "", "township_name": ""})
+    value = ids.map(counted).fillna(0).astype("float64").to_numpy()
+    if measure == "rate":
+        p = pop.to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(p > 0, np.round(value / p * 1e4, 1), np.nan)
+    breaks = maplayers.class_breaks(value)
+    fill = maplayers.colours(value, breaks)
+    props = props.reset_index(drop=True).assign(
+        value=value, shown=[fmt_count(v, lang) if measure != "rate" else ("—" if np.isnan(v) else f"{v:.1f}")
+                            for v in value], fill=fill)
+    geoms = maplayers.simplified(shapes.geometry.to_numpy())
+    areas = maplayers.feature_collection(geoms, props)
+
+    towns = read_table(snap, "townships")
+    town_ids = set(grids["township_id"].dropna().astype("str"))
+    towns = towns[towns["township_id"].astype("str").isin(town_ids).to_numpy()]
+    outlines = maplayers.feature_collection(maplayers.simplified(towns.geometry.to_numpy()),
+                                            pd.DataFrame({"name": towns["name"].astype("str")}))
+    labels = _child_labels(grids, towns, unit if viewer.sees_all or not unit.is_county else Unit("community", ""))
+
+    window = _hotspot_window(filters.period)
+    stats = scoped_grid_stats(viewer, snap, window=window, unit=unit)
+    hot = None
+    if len(stats):
+        bins = stats.set_index(stats["grid_id"].astype("str"))["hotspot_bin"].astype("int64")
+        hot_ids = bins[bins > 0]
+        if len(hot_ids):
+            sel = grids[grids["grid_id"].astype("str").isin(hot_ids.index).to_numpy()]
+            b = sel["grid_id"].astype("str").map(hot_ids).to_numpy()
+            line = [[*palette.HOTSPOT_RGB[int(x)], 255] for x in b]
+            hot = maplayers.feature_collection(maplayers.simplified(sel.geometry.to_numpy()),
+                                               pd.DataFrame({"bin": b, "line": line}))
+    rep = shapes.geometry.representative_point()
+    columns = pd.DataFrame({"lon": rep.x.round(5).to_numpy(), "lat": rep.y.round(5).to_numpy(),
+                            "value": np.nan_to_num(value), "fill": fill, "name": props["name"].to_numpy(),
+                            "shown": props["shown"].to_numpy()})
+    columns = columns[columns["value"] > 0].reset_index(drop=True)
+    framing = grids if len(grids) else read_table(snap, "townships")
+    bounds = tuple(float(v) for v in framing.total_bounds)
+    return MapData(level=level, measure=measure, areas=areas, outlines=outlines, labels=labels, hot=hot,
+                   columns=columns, bounds=bounds,  # type: ignore[arg-type]
+                   legend=maplayers.legend(breaks, measure == "rate", lang=lang),
+                   hot_window=window if hot is not None else None)
+
+
+def _child_labels(grids: pd.DataFrame, towns: pd.DataFrame, unit: Unit) -> pd.DataFrame:
+    """Names one level below the unit at representative points (townships for the county; a grid
+    worker's map passes a community-level unit so that their grids are named)."""
+    if unit.is_county:
+        parts, names = towns, towns["name"].astype("str")
+    else:
+        child = CHILD_TYPE[unit.type]
+        col, name_col = UNIT_COLUMN[child], f"{child}_name"
+        parts = grids.dissolve(by=col) if child != "grid" else grids.set_index(col)
+        names = parts[name_col].astype("str")
+    rep = parts.geometry.representative_point()
+    return pd.DataFrame({"name": names.to_numpy(), "lon": rep.x.round(5).to_numpy(),
+                         "lat": rep.y.round(5).to_numpy(), "weight": shapely.area(parts.geometry.to_numpy())})
+
+
+# --- alerts -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AlertList:
+    """Top alerts for a panel: rows (display-ready), counts of open alerts per level, table present?"""
+
+    rows: pd.DataFrame
+    counts: dict[str, int]
+    available: bool
+
+
+def top_alerts(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, limit: int = 8) -> AlertList:
+    """Open or still-firing alerts in the unit, red and orange first, newest first within a level."""
+    from dashboard.appdb import STATES
+    from geo.warnings import DETECTOR_BY_CODE, LEVEL_BY_CODE
+
+    lang = viewer.lang
+    if not has_table(snap, "alerts"):
+        return AlertList(_empty(("alert_id", "level", "title")), {}, False)
+    alerts = scoped_alerts(viewer, snap, unit=unit, open_only=True)
+    counts = {lv: int(n) for lv, n in alerts["level"].value_counts().items()}
+    if alerts.empty:
+        return AlertList(_empty(("alert_id", "level", "title")), counts, True)
+    frame = alerts.assign(_rank=alerts["level"].map(palette.level_rank),
+                          _seen=pd.to_datetime(alerts["last_seen"], utc=True))
+    frame = frame.sort_values(["_rank", "_seen", "alert_id"], ascending=[True, False, True], kind="stable")
+    frame = frame.head(limit)
+    tz = settings.timezone
+    rows = pd.DataFrame({
+        "alert_id": frame["alert_id"].astype("str").to_numpy(),
+        "level": frame["level"].astype("str").to_numpy(),
+        "level_label": [LEVEL_BY_CODE[lv].label if lang == "zh" and lv in LEVEL_BY_CODE else
+                        t(f"level_{lv}", lang) for lv in frame["level"].astype("str")],
+        "title": frame["title"].astype("str").to_numpy(),
+        "detector": [DETECTOR_BY_CODE[d].label if lang == "zh" and d in DETECTOR_BY_CODE
+                     else t(f"det_{d}", lang) if f"det_{d}" in TEXTS else d for d in frame["detector"].astype("str")],
+        "state": [STATES[s].label(lang) if s in STATES else str(s)
+                  for s in (frame["state"] if "state" in frame.columns else ["new"] * len(frame))],
+        "last_seen": frame["_seen"].dt.tz_convert(tz).dt.strftime("%m-%d %H:%M").to_numpy(),
+        "summary": [_evidence_text(e) for e in frame["evidence"]],
+    })
+    return AlertList(rows, counts, True)
+
+
+def _evidence_text(evidence: Any) -> str:
+    try:
+        doc = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
+    except (TypeError, ValueError):
+        return ""
+    text = doc.get("text", "") if isinstance(doc, dict) else ""
+    return str(text)
+
+
+# --- 包案 and 督办 --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeaderSummary:
+    """领导包案 totals and the leaders with most cases (name, post, cases, resolved, overdue)."""
+
+    leaders: int
+    cases: int
+    resolved: int
+    overdue: int
+    per_leader: pd.DataFrame
+
+
+def leader_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, top: int = 8) -> LeaderSummary:
+    """包案 of the cases in the unit: leaders with cases, cases, resolved (已化解/已回访), overdue
+    (not resolved and past the 包案 due date as of the snapshot)."""
+    lc = scoped_leader_cases(viewer, snap, unit=unit)
+    if lc.empty:
+        return LeaderSummary(0, 0, 0, 0, pd.DataFrame(columns=["leader", "status", "cases"]))
+    now = as_of(snap, settings)
+    done = lc["stage"].isin(sorted(_LEADER_DONE)).fillna(False).to_numpy() | lc["resolved_at"].notna().to_numpy()
+    due = pd.to_datetime(lc["due_at"], utc=True)
+    overdue = ~done & (due < now.tz_convert("UTC")).fillna(False).to_numpy()
+    frame = pd.DataFrame({"leader_id": lc["leader_id"].astype("str").to_numpy(), "done": done, "overdue": overdue})
+    leaders = read_table(snap, "leaders")
+    names = leaders.set_index(leaders["leader_id"].astype("str"))["name"].astype("str")
+    per = frame.groupby("leader_id").agg(cases=("done", "size"), resolved=("done", "sum"), overdue=("overdue", "sum"))
+    per = per.sort_values(["cases", "overdue"], ascending=False, kind="stable").head(top)
+    lang = viewer.lang
+    per["leader"] = [names.get(i, i) for i in per.index]
+    per["pending"] = per["cases"] - per["resolved"] - per["overdue"]
+    long = per.melt(id_vars="leader", value_vars=["resolved", "pending", "overdue"], var_name="status",
+                    value_name="n")
+    long["status"] = long["status"].map({"resolved": t("leader_resolved", lang), "pending": t("leader_pending", lang),
+                                         "overdue": t("leader_overdue", lang)})
+    long = long.rename(columns={"n": "cases"}).astype({"cases": "int64"})
+    return LeaderSummary(leaders=int(frame["leader_id"].nunique()), cases=len(frame), resolved=int(done.sum()),
+                         overdue=int(overdue.sum()), per_leader=long.reset_index(drop=True))
+
+
+@dataclass(frozen=True)
+class SupervisionSummary:
+    """督办 orders by tier (total, open), open and overdue counts, and red lights per child unit."""
+
+    by_tier: list[tuple[str, int, int]]
+    open: int
+    overdue: int
+    reminders: int
+    red_by_unit: pd.DataFrame
+    red_unit_type: str
+
+
+def supervision_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit) -> SupervisionSummary:
+    """督办 in the unit (tiers 交办/督办/挂牌督办), and 灭红灯: red lights now per unit one level down
+    (with the count 7 days earlier from metrics day rows where the snapshot has them)."""
+    sup = scoped_supervisions(viewer, snap, unit=unit)
+    now = as_of(snap, settings)
+    is_open = sup["status"].isin(sorted(_SUPERVISION_OPEN)).fillna(False).to_numpy()
+    due = pd.to_datetime(sup["due_at"], utc=True)
+    overdue = is_open & (due < now.tz_convert("UTC")).fillna(False).to_numpy()
+    by_tier = []
+    for member in sorted(TIER.members, key=lambda m: m.rank):
+        sel = (sup["tier"] == member.code).fillna(False).to_numpy()
+        by_tier.append((member.code if viewer.lang == "zh" else t(f"tier_{member.rank}", viewer.lang),
+                        int(sel.sum()), int((sel & is_open).sum())))
+    reminders = int(pd.to_numeric(sup["reminders"], errors="coerce").fillna(0)[is_open].sum()) if len(sup) else 0
+
+    child = "grid" if not viewer.sees_all and unit.is_county else CHILD_TYPE[unit.type]
+    cases = scoped_cases(viewer, snap, ["light", UNIT_COLUMN[child]], unit=unit)
+    red = cases[(cases["light"] == RED).fillna(False).to_numpy()]
+    units = unit_table(viewer, snap)
+    names = units.drop_duplicates(UNIT_COLUMN[child]).set_index(UNIT_COLUMN[child])[f"{child}_name"].astype("str")
+    per = red[UNIT_COLUMN[child]].dropna().astype("str").value_counts()
+    children = units.loc[unit_grids(units, unit), UNIT_COLUMN[child]].dropna().astype("str").unique()
+    frame = pd.DataFrame({"unit_id": children})
+    frame["name"] = frame["unit_id"].map(names).fillna(frame["unit_id"])
+    frame["red"] = frame["unit_id"].map(per).fillna(0).astype("int64")
+    frame["red_7d_ago"] = pd.NA
+    if viewer.sees_all and child == "township" and _has_day_rows(snap, "township"):
+        week_ago = snapshot_today(snap, settings) - dt.timedelta(days=7)
+        past = scoped_metrics(viewer, snap, unit_type="township", period="day", start=week_ago, end=week_ago,
+                              columns=("overdue",))
+        frame["red_7d_ago"] = frame["unit_id"].map(past.set_index(past["unit_id"].astype("str"))["overdue"]
+                                                   ).fillna(0).astype("int64")
+    frame = frame.sort_values(["red", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return SupervisionSummary(by_tier=by_tier, open=int(is_open.sum()), overdue=int(overdue.sum()),
+                              reminders=reminders, red_by_unit=frame, red_unit_type=child)
+
+
+__all__ = [
+    "ALERT_COLUMNS", "AlertList", "GRID_STATS_COLUMNS", "Kpi", "LeaderSummary", "MAP_LEVELS", "MEASURES", "MapData",
+    "SupervisionSummary", "UnitOptions", "as_of", "categories", "earliest_day", "has_table", "kpis",
+    "leader_summary", "map_data", "period_label", "read_table", "restricted_texts", "scoped_alerts",
+    "scoped_cases", "scoped_grid_stats", "scoped_grids", "scoped_inspections", "scoped_leader_cases", "scoped_metrics",
+    "scoped_supervisions", "snapshot_today", "supervision_summary", "top_alerts", "trend", "unit_days",
+    "unit_known", "unit_label", "unit_options", "unit_table",
+]
