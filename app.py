@@ -25,11 +25,17 @@ class PageSpec:
     url_path: str
     roles: frozenset[str]
     default: bool = False
+    default_for: frozenset[str] = frozenset()  # roles whose start page this is (before `default`)
 
 
+# url_path differs from the file stem: AppTest (and legacy MPA) would otherwise run pages/<stem>.py without app.py.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/command_screen.py", "page_command", "🖥️", "sec_situation", "command", frozenset(ROLES),
              default=True),
+    PageSpec("pages/workbench.py", "page_workbench", "🧭", "sec_work", "grid-workbench", frozenset({"grid_worker"}),
+             default_for=frozenset({"grid_worker"})),
+    PageSpec("pages/hotspots.py", "page_hotspots", "🔥", "sec_work", "hot-spots",
+             frozenset({"office", "leader", "admin"})),
     PageSpec("pages/data_quality.py", "page_quality", "🧪", "sec_admin", "data-quality", QUALITY_ROLES),
 )
 
@@ -42,9 +48,11 @@ ui.refresh_sidebar()
 ui.apply_screen_mode()
 
 viewer = ui.session_viewer()
+visible = [spec for spec in PAGES if viewer.roles & spec.roles]
+start = next((spec for spec in visible if viewer.roles & spec.default_for), None) \
+    or next((spec for spec in visible if spec.default), None)
 sections: dict[str, list[st.Page]] = {}
-for spec in PAGES:
-    if viewer.roles & spec.roles:
-        sections.setdefault(ui.t(spec.section), []).append(
-            st.Page(spec.path, title=ui.t(spec.title), icon=spec.icon, url_path=spec.url_path, default=spec.default))
+for spec in visible:
+    sections.setdefault(ui.t(spec.section), []).append(
+        st.Page(spec.path, title=ui.t(spec.title), icon=spec.icon, url_path=spec.url_path, default=spec is start))
 st.navigation(sections, position="hidden" if screen else "sidebar").run()

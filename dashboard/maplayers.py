@@ -190,3 +190,12 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip_html: str, til
         tooltip={"html": tooltip_html, "style": {"backgroundColor": "#16263d", "color": "#e6edf5",
                                                  "fontSize": "13px"}},
     )
+
+
+def point_layer(points: pd.DataFrame, *, layer_id: str = "cases", radius_px: int = 6) -> pdk.Layer:
+    """Case points (lon, lat, `fill` RGB per row) drawn over the grids; pickable for the tooltip."""
+    return pdk.Layer(
+        "ScatterplotLayer", points, id=layer_id, get_position=["lon", "lat"], get_fill_color="fill",
+        get_line_color=[14, 26, 43, 220], stroked=True, line_width_min_pixels=1, radius_units='"pixels"',
+        get_radius=radius_px, pickable=True,
+    )

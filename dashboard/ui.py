@@ -120,6 +120,9 @@ def _escape_markdown(text: str) -> str:
     return "".join("\\" + ch if ch in "\\`*_[]<>$~#|" else ch for ch in text)
 
 
+escape_markdown = _escape_markdown  # for pages: user/source text shown literally in st.markdown
+
+
 def banners(snap: snapshots.Snapshot | None, *, demo_banner: bool = True) -> None:
     """Banners at the top of every page: stale data (last refresh failed or too old), then 示例数据
     (`demo_banner=False` when the page shows 示例数据 itself, e.g. in the command screen's title bar).

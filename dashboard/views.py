@@ -806,3 +806,187 @@ __all__ = [
     "scoped_supervisions", "snapshot_today", "supervision_summary", "top_alerts", "trend", "unit_days",
     "unit_known", "unit_label", "unit_options", "unit_table",
 ]
+
+
+# --- 网格工作台 -------------------------------------------------------------------------------------------
+
+# 排查 cadence in days (SPEC §10): a village (村) grid every 10 days, an urban community (社区) grid every
+# half month; the district's own check is monthly (30 days) and is not a grid's cadence.
+INSPECTION_DAYS = {"village": 10, "community": 15, "district": 30}
+WORKBENCH_CARDS = 60  # cards listed; the rest are counted
+
+
+def inspection_cadence(community_name: str) -> int:
+    """Days between two 排查 of a grid: 10 for a village's grids (community name ends in 村), else 15."""
+    return INSPECTION_DAYS["village"] if str(community_name or "").endswith("村") else INSPECTION_DAYS["community"]
+
+
+@dataclass(frozen=True)
+class Workbench:
+    """The grid worker's day: their grids, open cases by urgency, map data, 排查 due per grid."""
+
+    grid_names: tuple[str, ...]
+    cases: pd.DataFrame         # display-ready cards, most urgent first (all open cases)
+    areas: dict[str, Any]
+    points: pd.DataFrame        # lon, lat, fill, case_id, category, light_label (empty without point permission)
+    bounds: tuple[float, float, float, float]
+    checks: pd.DataFrame        # grid_name, community_name, last, cadence, days_left, due
+    due_cases: int
+    due_checks: int
+
+
+def workbench(viewer: Viewer, snap: Snapshot, settings: Settings) -> Workbench:
+    """Everything of the 网格工作台 for `viewer` (scoped: only their grids' cases and inspections)."""
+    lang = viewer.lang
+    today = snapshot_today(snap, settings)
+    grids = scoped_grids(viewer, snap, [*GRID_COLUMNS, "geometry"])
+    cols = ["case_id", "grid_id", "status", "light", "category", "days_left", "next_due", "petitioner_name",
+            "address", "summary", "lon", "lat", "received_at"]
+    cases = scoped_cases(viewer, snap, cols)
+    cases = cases[cases["status"].isin(sorted(OPEN_STATUSES)).to_numpy()]
+    rank = {code: i for i, code in enumerate(palette.LIGHT_ORDER)}
+    left = pd.to_numeric(cases["days_left"], errors="coerce")
+    cases = cases.assign(_rank=cases["light"].map(rank).fillna(len(rank)), _left=left.fillna(1e9))
+    cases = cases.sort_values(["_rank", "_left", "case_id"], kind="stable")
+    names = grids.set_index(grids["grid_id"].astype("str"))
+    comm = cases["grid_id"].astype("str").map(names["community_name"]) if len(names) else cases["grid_id"]
+    cards = pd.DataFrame({
+        "case_id": cases["case_id"].astype("str").to_numpy(),
+        "light": cases["light"].fillna("none").astype("str").to_numpy(),
+        "light_label": [t(f"light_{c}", lang) if f"light_{c}" in TEXTS else str(c)
+                        for c in cases["light"].fillna("none")],
+        "category": cases["category"].fillna("").astype("str").to_numpy(),
+        "days_left": [None if pd.isna(v) else int(v) for v in left],
+        "due": [None if pd.isna(d) else str(d) for d in cases["next_due"]],
+        "petitioner": cases["petitioner_name"].fillna("").astype("str").to_numpy(),
+        "address": [_address_to_community(a, c) for a, c in zip(cases["address"], comm, strict=True)],
+        "summary": cases["summary"].fillna("").astype("str").to_numpy(),
+        "grid_name": cases["grid_id"].astype("str").map(names["grid_name"]).fillna("").to_numpy()
+        if len(names) else "",
+    })
+    points = pd.DataFrame(columns=["lon", "lat", "fill", "case_id", "category", "light_label"])
+    if viewer.can_see_points:
+        placed = cases.dropna(subset=["lon", "lat"])
+        points = pd.DataFrame({
+            "lon": placed["lon"].round(5).to_numpy(), "lat": placed["lat"].round(5).to_numpy(),
+            "fill": [[*palette.light_rgb(str(c)), 230] for c in placed["light"].fillna("none")],
+            "case_id": placed["case_id"].astype("str").to_numpy(),
+            "category": placed["category"].fillna("").astype("str").to_numpy(),
+            "light_label": [t(f"light_{c}", lang) if f"light_{c}" in TEXTS else str(c)
+                            for c in placed["light"].fillna("none")],
+        })
+    props = pd.DataFrame({"name": grids["grid_name"].astype("str").to_numpy(),
+                          "community_name": grids["community_name"].astype("str").to_numpy(),
+                          "fill": [[*palette.NO_DATA, 90]] * len(grids)})
+    areas = maplayers.feature_collection(maplayers.simplified(grids.geometry.to_numpy()), props)
+    bounds = tuple(float(v) for v in grids.total_bounds) if len(grids) else (np.nan,) * 4
+    checks = _inspection_due(viewer, snap, settings, grids, today)
+    due_cases = int(sum(1 for d in cards["days_left"] if d is not None and d <= 0))
+    due_checks = int((checks["days_left"] <= 0).sum()) if len(checks) else 0
+    return Workbench(grid_names=tuple(grids["grid_name"].astype("str")), cases=cards, areas=areas, points=points,
+                     bounds=bounds, checks=checks, due_cases=due_cases, due_checks=due_checks)  # type: ignore[arg-type]
+
+
+def _address_to_community(address: Any, community: Any) -> str:
+    """The address cut after the community name (no house number), else the community name."""
+    text, name = ("" if pd.isna(address) else str(address)), ("" if pd.isna(community) else str(community))
+    if name and name in text:
+        return text[: text.index(name) + len(name)]
+    return name or text
+
+
+def _inspection_due(viewer: Viewer, snap: Snapshot, settings: Settings, grids: pd.DataFrame,
+                    today: dt.date) -> pd.DataFrame:
+    cols = ["grid_name", "community_name", "last", "cadence", "days_left", "due"]
+    if grids.empty:
+        return _empty(cols)
+    done = scoped_inspections(viewer, snap)
+    last = (pd.to_datetime(done["inspected_at"], utc=True).dt.tz_convert(settings.timezone).dt.date
+            .groupby(done["grid_id"].astype("str")).max()) if len(done) else pd.Series(dtype="object")
+    rows = []
+    for gid, gname, cname in zip(grids["grid_id"].astype("str"), grids["grid_name"].astype("str"),
+                                 grids["community_name"].astype("str"), strict=True):
+        cadence = inspection_cadence(cname)
+        prev = last.get(gid)
+        due = (prev + dt.timedelta(days=cadence)) if prev is not None and not pd.isna(prev) else today
+        rows.append({"grid_name": gname, "community_name": cname, "last": None if due == today and prev is None
+                     else str(prev), "cadence": cadence, "days_left": (due - today).days, "due": str(due)})
+    return pd.DataFrame(rows, columns=cols).sort_values(["days_left", "grid_name"], kind="stable").reset_index(
+        drop=True)
+
+
+# --- 热点追踪 -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HotspotMap:
+    """Grids outlined/filled by Gi* bin, with their emerging class; counts of the classes."""
+
+    areas: dict[str, Any]
+    bounds: tuple[float, float, float, float]
+    trends: pd.DataFrame  # label, grids
+    available: bool
+
+
+def hotspot_map(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, window: str) -> HotspotMap:
+    """Grids of the unit coloured by hot-spot bin (palette.HOTSPOT_RGB) of `window` (7d / 30d)."""
+    from geo.hotspots import TREND_CLASS_BY_CODE
+
+    lang = viewer.lang
+    grids = scoped_grids(viewer, snap, [*GRID_COLUMNS, "geometry"], unit=unit)
+    stats = scoped_grid_stats(viewer, snap, window=window, unit=unit)
+    bounds = tuple(float(v) for v in grids.total_bounds) if len(grids) else (np.nan,) * 4
+    by_grid = stats.set_index(stats["grid_id"].astype("str"))
+    ids = grids["grid_id"].astype("str")
+    bins = ids.map(by_grid["hotspot_bin"]).fillna(0).astype("int64") if len(by_grid) else pd.Series(0, index=ids.index)
+    trend = ids.map(by_grid["trend_class"]).fillna("none").astype("str") if len(by_grid) and \
+        "trend_class" in by_grid else pd.Series("none", index=ids.index)
+
+    def label(code: str) -> str:
+        cls = TREND_CLASS_BY_CODE.get(code)
+        if cls is None:
+            return "—"
+        return cls.arcgis if lang == "en" else cls.label
+
+    fill = [[*palette.HOTSPOT_RGB[int(b)], 170] if int(b) in palette.HOTSPOT_RGB else [*palette.NO_DATA, 60]
+            for b in bins]
+    props = pd.DataFrame({"name": grids["grid_name"].astype("str").to_numpy(),
+                          "community_name": grids["community_name"].astype("str").to_numpy(),
+                          "township_name": grids["township_name"].astype("str").to_numpy(),
+                          "bin": bins.to_numpy(), "trend": [label(c) for c in trend], "fill": fill})
+    areas = maplayers.feature_collection(maplayers.simplified(grids.geometry.to_numpy()), props)
+    counts = trend[trend != "none"].value_counts()
+    trends = pd.DataFrame({t("col_trend", lang): [label(c) for c in counts.index],
+                           t("col_grids", lang): counts.to_numpy()})
+    return HotspotMap(areas=areas, bounds=bounds, trends=trends, available=bool(len(stats)))  # type: ignore[arg-type]
+
+
+def alert_registry(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit) -> pd.DataFrame:
+    """All alerts of the unit the viewer may see (any state, as of the refresh), display-ready:
+    alert_id, level, level_label, detector, detector_label, title, evidence, state, last_seen; red first."""
+    from geo.warnings import DETECTOR_BY_CODE, LEVEL_BY_CODE
+
+    lang = viewer.lang
+    cols = ("alert_id", "level", "level_label", "detector", "detector_label", "title", "evidence", "state",
+            "last_seen")
+    alerts = scoped_alerts(viewer, snap, unit=unit)
+    if alerts.empty:
+        return _empty(cols)
+    seen = pd.to_datetime(alerts["last_seen"], utc=True)
+    frame = alerts.assign(_rank=alerts["level"].map(palette.level_rank), _seen=seen)
+    frame = frame.sort_values(["_rank", "_seen", "alert_id"], ascending=[True, False, True], kind="stable")
+    return pd.DataFrame({
+        "alert_id": frame["alert_id"].astype("str").to_numpy(),
+        "level": frame["level"].astype("str").to_numpy(),
+        "level_label": [LEVEL_BY_CODE[lv].label if lang == "zh" and lv in LEVEL_BY_CODE else
+                        t(f"level_{lv}", lang) if f"level_{lv}" in TEXTS else lv for lv in frame["level"].astype("str")],
+        "detector": frame["detector"].astype("str").to_numpy(),
+        "detector_label": [DETECTOR_BY_CODE[d].label if lang == "zh" and d in DETECTOR_BY_CODE
+                           else t(f"det_{d}", lang) if f"det_{d}" in TEXTS else d
+                           for d in frame["detector"].astype("str")],
+        "title": frame["title"].astype("str").to_numpy(),
+        "evidence": [e if isinstance(e, str) else json.dumps(e, ensure_ascii=False, default=str)
+                     for e in frame["evidence"]],
+        "state": (frame["state"] if "state" in frame.columns else pd.Series("new", index=frame.index))
+        .fillna("new").astype("str").to_numpy(),
+        "last_seen": frame["_seen"].dt.tz_convert(settings.timezone).dt.strftime("%m-%d %H:%M").to_numpy(),
+    })
