@@ -187,15 +187,23 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
         _case_side(settings, prev, since, raw_case, built, timer, as_of, reassign_base=not grids_reused)
         writer.submit(*CASE_SIDE_TABLES, RESTRICTED)
         cases = built.tables["cases"]
-        deadlines, metrics = _deadlines_and_metrics(settings, built, cases, as_of, timer)
+        with timer.step("deadlines"):
+            deadlines = _deadlines(settings, built, cases, as_of)
+        # Detectors and metrics only read the merged frame: run the detectors alongside.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warnings") as side:
+            t_w = time.perf_counter()
+            pending_warnings = side.submit(_warnings, settings, built, cases, deadlines, as_of)
+            with timer.step("metrics"):
+                metrics = _metrics(settings, built, cases, deadlines, as_of)
+            with timer.step("warnings_wait"):
+                detected = pending_warnings.result()
+            timer.durations["warnings"] = round(time.perf_counter() - t_w, 4)
         with timer.step("tables"):
             built.tables["cases"] = _snapshot_cases(cases, deadlines, built.tables["leader_cases"])
             writer.submit("cases")
         built.tables["metrics"] = metrics
         writer.submit("metrics")
         built.same_day = None  # free the previous rows
-        with timer.step("warnings"):
-            detected = _warnings(settings, built, cases, deadlines, as_of)
         writer.submit("grid_stats")
         del cases, deadlines
         with timer.step("alerts"):
@@ -223,47 +231,50 @@ def _same_day_eligible(prev: snapshots.Snapshot, built: Built, as_of: pd.Timesta
             and prev.file("metrics.parquet").exists())
 
 
-def _deadlines_and_metrics(settings: Settings, built: Built, cases: pd.DataFrame, as_of: pd.Timestamp,
-                           timer: StepTimer) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Deadlines of every case and the metrics; on a same-day incremental refresh only the changed
-    cases are recomputed (metrics are sums over cases: previous + new versions − old versions)."""
-    d, m = settings.deadlines, settings.metrics
+def _deadlines(settings: Settings, built: Built, cases: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Deadlines and lights of every case; on a same-day incremental refresh unchanged cases keep theirs."""
+    d = settings.deadlines
 
     def deadlines_of(frame: pd.DataFrame) -> pd.DataFrame:
         return compute_deadlines(frame, now=as_of, timezone=settings.timezone, yellow_days=d.yellow_days,
                                  backlog_days=d.backlog_days)
+
+    same = built.same_day
+    if same is None:
+        return deadlines_of(cases)
+    deadlines = pd.concat([same.base_deadlines, deadlines_of(cases.iloc[same.base_len:])], ignore_index=True)
+    deadlines.index = cases.index
+    return deadlines
+
+
+def _metrics(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame,
+             as_of: pd.Timestamp) -> pd.DataFrame:
+    """Metrics; on a same-day incremental refresh the previous metrics plus the changed cases' new
+    versions minus their old ones (metrics are sums over cases)."""
+    m = settings.metrics
 
     def metrics_of(frame: pd.DataFrame, dl: pd.DataFrame) -> pd.DataFrame:
         return compute_metrics(
             frame, dl, built.tables["leader_cases"], now=as_of, jurisdiction_level=settings.jurisdiction_level,
             timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
             collective_min_people=m.collective_min_people, day_units=tuple(m.day_units),
-            backlog_days=d.backlog_days, history_days=m.history_days)
+            backlog_days=settings.deadlines.backlog_days, history_days=m.history_days)
 
     same = built.same_day
     if same is None:
-        with timer.step("deadlines"):
-            deadlines = deadlines_of(cases)
-        with timer.step("metrics"):
-            return deadlines, metrics_of(cases, deadlines)
-    with timer.step("deadlines"):
-        batch = cases.iloc[same.base_len:]
-        deadlines = pd.concat([same.base_deadlines, deadlines_of(batch)], ignore_index=True)
-        deadlines.index = cases.index
-    with timer.step("metrics"):
-        base = cases.iloc[:same.base_len]
-        # Repeat flags link cases of one petitioner: recompute all of theirs on both sides.
-        keys = pd.concat([same.old_changed["petitioner_key"], batch["petitioner_key"]]).dropna().unique()
-        kin = np.flatnonzero(isin_strings(base["petitioner_key"], keys).to_numpy())
-        core = list(cases.columns)
-        plus = pd.concat([base.iloc[kin], batch], ignore_index=True)
-        plus_dl = pd.concat([deadlines.iloc[kin], deadlines.iloc[same.base_len:]], ignore_index=True)
-        minus = pd.concat([base.iloc[kin], same.old_changed[core]], ignore_index=True)
-        minus_dl = pd.concat([deadlines.iloc[kin], same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
-        previous = snapshots.read_table(same.prev, "metrics")
-        metrics = apply_metric_deltas(previous, metrics_of(plus, plus_dl), metrics_of(minus, minus_dl))
+        return metrics_of(cases, deadlines)
+    base, batch = cases.iloc[:same.base_len], cases.iloc[same.base_len:]
+    # Repeat flags link cases of one petitioner: recompute all of theirs on both sides.
+    keys = pd.concat([same.old_changed["petitioner_key"], batch["petitioner_key"]]).dropna().unique()
+    kin = np.flatnonzero(isin_strings(base["petitioner_key"], keys).to_numpy())
+    core = list(cases.columns)
+    plus = pd.concat([base.iloc[kin], batch], ignore_index=True)
+    plus_dl = pd.concat([deadlines.iloc[kin], deadlines.iloc[same.base_len:]], ignore_index=True)
+    minus = pd.concat([base.iloc[kin], same.old_changed[core]], ignore_index=True)
+    minus_dl = pd.concat([deadlines.iloc[kin], same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
+    previous = snapshots.read_table(same.prev, "metrics")
     built.manifest["same_day_update"] = {"recomputed_cases": len(plus) + len(minus)}
-    return deadlines, metrics
+    return apply_metric_deltas(previous, metrics_of(plus, plus_dl), metrics_of(minus, minus_dl))
 
 
 def _warnings(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame,
