@@ -35,7 +35,7 @@ from geo.metrics import apply_metric_deltas, compute_metrics
 from geo.warnings import empty_alerts, empty_grid_stats, run_detectors, sensitive_period_in_force
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
-from loaders.load import context_for, read_raw, source_tables
+from loaders.load import read_raw, source_tables, validate_raw
 from loaders.sql import release_arrow_memory
 from loaders.schema import ACTION_VALUE_CLEARED, CASES
 from loaders.validate import (
@@ -44,7 +44,6 @@ from loaders.validate import (
     clear_unknown_codes,
     empty_rejected,
     isin_strings,
-    validate_table,
 )
 
 log = logging.getLogger(__name__)
@@ -148,6 +147,13 @@ class Built:
     # Same-day incremental refresh: unchanged cases keep their deadlines and their share of the
     # metrics; only the changed cases (old and new versions) are recomputed. None otherwise.
     same_day: SameDay | None = None
+    previous_rejected: pd.DataFrame | None = None  # read once; both the grid and the case side use it
+
+    def rejected_before(self, prev: snapshots.Snapshot) -> pd.DataFrame:
+        """The previous snapshot's rejected rows (read on first use)."""
+        if self.previous_rejected is None:
+            self.previous_rejected = snapshots.read_table(prev, "rejected")
+        return self.previous_rejected
 
 
 @dataclass
@@ -365,15 +371,12 @@ def _grid_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built
             for name in GRID_SIDE_TABLES:
                 built.tables[name] = snapshots.read_table(prev, name)
                 built.reused[name] = prev.file(f"{name}.parquet")
-            old = snapshots.read_table(prev, "rejected")
+            old = built.rejected_before(prev)
             built.rejected.append(old[old["table"].isin(source_tables("grid"))])
         return True
     rej = Rejections()
     with timer.step("validate_grid"):
-        tables = {}
-        for t, (frame, _, coord_sys) in raw.items():
-            tables[t], r = validate_table(frame, t, context_for(settings, "grid", coord_sys, as_of))
-            rej.extend(r)
+        tables = validate_raw(settings, "grid", raw, now=as_of, rej=rej)
         tables = check_parents(tables, rej)
         tables.update(fill_area_geometry(grids=tables["grids"], communities=tables["communities"],
                                          townships=tables["townships"]))
@@ -446,14 +449,11 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["leader_hash"] = content_hash({"leader_cases": raw["leader_cases"][0]})
     rej = Rejections()
     with timer.step("validate_case"):
-        tables = {}
-        for t, (frame, _, coord_sys) in raw.items():
-            ids_of_batch = frame["case_id"].astype("str").str.strip().dropna() \
-                if t == "cases" and "case_id" in frame else None
-            tables[t], r = validate_table(frame, t, context_for(settings, "case", coord_sys, as_of), consume=True)
-            rej.extend(r)
-            if t == "cases":
-                raw_ids = ids_of_batch if ids_of_batch is not None else pd.Series([], dtype="str")
+        batch_raw = raw["cases"][0]
+        raw_ids = (batch_raw["case_id"].astype("str").str.strip().dropna() if "case_id" in batch_raw
+                   else pd.Series([], dtype="str"))
+        del batch_raw
+        tables = validate_raw(settings, "case", raw, now=as_of, rej=rej, consume=True)
         raw.clear()
         release_arrow_memory()
         grids, towns = built.tables["grids"], built.tables["townships"]
@@ -483,7 +483,7 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
             if reassign_base:
                 base = _place(base.assign(grid_id=base["source_grid_id"], township_id=base["source_township_id"]),
                               grids, settings, rej)
-            old = snapshots.read_table(prev, "rejected")
+            old = built.rejected_before(prev)
             kept = old[(old["table"] == "cases").to_numpy() & ~isin_strings(old["row_key"], raw_ids).to_numpy()]
             if reassign_base:  # placement problems of the old rows are reported afresh below
                 kept = kept[kept["reason"] != FAR_REASON]
@@ -636,10 +636,3 @@ def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, 
         "reused_tables": sorted(built.reused),
         **built.manifest,
     }
-
-
-def current_or_none(data_dir: Path) -> snapshots.Snapshot | None:
-    try:
-        return snapshots.open_current(data_dir)
-    except SnapshotError:
-        return None

@@ -9,6 +9,7 @@ import pandas as pd
 import shapely
 
 from geo.coords import distance_m
+from loaders.validate import take_strings
 
 METHODS = ("point", "grid_code", "township_code", "nearest", "unassigned")
 
@@ -143,20 +144,9 @@ def assign_cases(cases: pd.DataFrame, grids: pd.DataFrame, *, tolerance_m: float
         town[pos[found]] = grid_town[near[found]]
 
     return pd.DataFrame({
-        "grid_id": take_strings(g["grid_id"], hit, cases.index),
-        "community_id": take_strings(g["community_id"], hit, cases.index),
-        "township_id": take_strings(pd.Series(towns, dtype="str"), town, cases.index),
-        "assign_method": take_strings(pd.Series(METHODS, dtype="str"), method, cases.index),
+        "grid_id": take_strings(g["grid_id"].tolist(), hit, cases.index),
+        "community_id": take_strings(g["community_id"].tolist(), hit, cases.index),
+        "township_id": take_strings(list(towns), town, cases.index),
+        "assign_method": take_strings(METHODS, method, cases.index),
         "far_outside": far,
     }, index=cases.index)
-
-
-def take_strings(values: pd.Series, idx: np.ndarray, index: pd.Index) -> pd.Series:
-    """values[idx] as a "str" Series (null where idx < 0), gathered by Arrow rather than per object."""
-    import pyarrow as pa
-
-    source = pa.array(values.astype(object).where(values.notna(), None).tolist(), type=pa.string())
-    taken = source.take(pa.array(idx, type=pa.int64(), mask=idx < 0))
-    out = taken.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow", na_value=np.nan)
-                          if pa.types.is_string(t) else None)
-    return out.set_axis(index).astype("str")

@@ -68,11 +68,6 @@ def _norm(value: str) -> str:
     return "".join(value.split()).lower()
 
 
-def normalise_series_keys(values: Iterable[object]) -> list[str | None]:
-    """Normalise raw values the same way `Enumeration.parse` does (for vectorised mapping)."""
-    return [None if v is None else _norm(str(v)) for v in values]
-
-
 def _m(code: str, label: str, *aliases: str, rank: int = 0, flags: Iterable[str] = ()) -> Member:
     return Member(code=code, label=label, rank=rank, flags=frozenset(flags), aliases=aliases)
 

@@ -111,6 +111,20 @@ def context_for(settings: Settings, source: SourceName, coord_sys: str,
     )
 
 
+def validate_raw(settings: Settings, source: SourceName, raw: dict[str, tuple[pd.DataFrame, str, str]], *,
+                 now: datetime | None, rej: Rejections, consume: bool = False) -> dict[str, pd.DataFrame]:
+    """Validate raw frames as `read_raw` returned them ({table: (frame, method, coord_sys)}).
+
+    Rejections are added to `rej`; with `consume`, each raw frame is emptied as it is converted.
+    """
+    tables = {}
+    for table, (frame, _, coord_sys) in raw.items():
+        tables[table], table_rej = validate_table(frame, table, context_for(settings, source, coord_sys, now),
+                                                  consume=consume)
+        rej.extend(table_rej)
+    return tables
+
+
 def load_sources(settings: Settings, *, sources: tuple[SourceName, ...] = ("grid", "case"),
                  now: datetime | None = None) -> LoadResult:
     """Read, validate and cross-check every table of the given sources. Raises SourceError/SchemaError."""

@@ -208,24 +208,3 @@ def _query_error(exc: sa.exc.DBAPIError, *, source: str, table: str, query: str)
 def _first_line(exc: BaseException) -> str:
     inner = getattr(exc, "orig", None) or exc
     return (str(inner).strip().splitlines() or [type(inner).__name__])[0]
-
-
-def list_tables(url: str, *, source: str, timeout_s: int = 10) -> set[str]:
-    """Names of the tables (and views) in the source database; used to give missing-table messages."""
-    u = parse_url(url, source=source)
-    if u.get_backend_name() == "sqlite":
-        _check_sqlite_file(u, source=source)
-    connect_args: dict[str, Any] = {}
-    if u.get_backend_name() in ("postgresql", "mysql", "mariadb"):
-        connect_args["connect_timeout"] = timeout_s
-    engine = sa.create_engine(u, connect_args=connect_args, poolclass=sa.pool.NullPool)
-    try:
-        insp = sa.inspect(engine)
-        return set(insp.get_table_names()) | set(insp.get_view_names())
-    except sa.exc.OperationalError as exc:
-        raise SourceError(
-            f"无法连接数据源 {source} / cannot connect to {safe_url(url)}: {_first_line(exc)}. "
-            f"Check that the server is running and reachable, and sources.{source}.url."
-        ) from None
-    finally:
-        engine.dispose()

@@ -9,6 +9,7 @@ while the row is kept; an invalid polygon is repaired with `make_valid` and repo
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -381,22 +382,21 @@ def _to_enum(s: pd.Series, col: Column, enum: Enumeration) -> tuple[pd.Series, p
     mapped = np.array([lookup.get("".join(str(_scalar_text(u)).split()).lower()) for u in uniques] + [None],
                       dtype=object)
     blank = np.array([not str(_scalar_text(u)).strip() for u in uniques] + [True], dtype=bool)
-    codes = _strings_from_codes(mapped, codes_idx, s.index)
+    codes = take_strings(mapped, codes_idx, s.index)
     bad = pd.Series(~blank[codes_idx], index=s.index) & codes.isna()
     hint = ("; map it in [categories.aliases]" if col.dtype == "category"
             else f"; expected one of {', '.join(enum.codes)} or their Chinese labels")
     return codes, bad, "未知取值 / unknown value for " + col.name + hint
 
 
-def _strings_from_codes(values: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """values[codes] as a "str" Series, built by Arrow's take (no Python object per row).
-
-    Code -1 (pandas' missing-value sentinel) takes the last entry, which callers make None.
-    """
+def take_strings(values: Sequence[object], idx: np.ndarray, index: pd.Index) -> pd.Series:
+    """values[idx] as a "str" Series (null where idx < 0 or the value is missing), gathered by Arrow's
+    take, so a million rows cost no Python object each."""
     import pyarrow as pa
 
-    codes = np.where(codes < 0, len(values) - 1, codes)
-    taken = pa.array(list(values), type=pa.string()).take(pa.array(codes, type=pa.int64()))
+    source = pa.array([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+                       for v in values], type=pa.string())
+    taken = source.take(pa.array(idx, type=pa.int64(), mask=np.asarray(idx) < 0))
     out = taken.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow", na_value=np.nan)
                           if pa.types.is_string(t) else None)
     return out.set_axis(index).astype(STR)  # set_axis, not Series(index=...), which would reindex
@@ -518,7 +518,7 @@ def _check_coord_sys(df: pd.DataFrame, table: Table, ctx: ValidationContext, rej
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     names = [_norm_coord_sys(str(u)) for u in uniques]
     norm_u = np.array([n if n and _valid_coord_sys(n) else None for n in names] + [None], dtype=object)
-    norm = _strings_from_codes(norm_u, codes, raw.index)
+    norm = take_strings(norm_u, codes, raw.index)
     valid = norm.notna()
     bad = (raw.notna() & ~valid).to_numpy()
     if bad.any():
