@@ -273,6 +273,16 @@ def read_table(snapshot: Snapshot, name: str, columns: list[str] | None = None) 
     return pd.read_parquet(path, columns=columns)
 
 
+def read_arrow(snapshot: Snapshot, name: str, columns: list[str] | None = None) -> Any:
+    """One table of a snapshot as a pyarrow Table (for filtering and writing back without pandas)."""
+    path = snapshot.file(f"{name}.parquet")
+    if not path.exists():
+        raise SnapshotError(f"snapshot {snapshot.version} has no {name}.parquet; run `gridwatch refresh`.")
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=columns)
+
+
 def record_history(data_dir: Path, entry: dict[str, Any]) -> bool:
     """Append one refresh attempt (success or failure) to the history log.
 

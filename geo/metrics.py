@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from geo.deadlines import RED, local_days, local_today, require_columns, status_in, to_date32
 from loaders.enums import LEADER_STAGE, LEVEL_VISITED, OPEN_STATUSES, SATISFACTION, STATUS
+from loaders.validate import isin_strings
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -364,7 +365,7 @@ def _leader_rows(cases: pd.DataFrame, leader_cases: pd.DataFrame, *, timezone: s
     """Position in `cases` (-1 when absent), leader id, assigned day and resolved weight per 包案."""
     lc = leader_cases.drop_duplicates(["case_id", "leader_id"])
     lc = lc[lc["leader_id"].notna()]
-    owned = np.flatnonzero(cases["case_id"].isin(lc["case_id"]).to_numpy(dtype=bool))
+    owned = np.flatnonzero(isin_strings(cases["case_id"], lc["case_id"]).to_numpy(dtype=bool))
     found = pd.Index(cases["case_id"].iloc[owned]).get_indexer(lc["case_id"])
     pos = np.where(found >= 0, owned[np.maximum(found, 0)] if len(owned) else -1, -1).astype(np.int64)
     assigned = _as_float_days(local_days(lc["assigned_at"], timezone))

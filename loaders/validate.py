@@ -682,7 +682,12 @@ def isin_strings(values: pd.Series, allowed: pd.Series | np.ndarray | list[str])
             arr = arr.combine_chunks()
         return arr.cast(pa.large_string())
 
-    hit = pc.fill_null(pc.is_in(arrow(values), value_set=arrow(allowed).unique()), False)
+    probe, pool = arrow(values), arrow(allowed)
+    if len(pool) > 4 * len(probe) + 1000:
+        # Few values against many allowed (15,000 包案 rows against a million case ids): hashing the
+        # values and scanning the pool is cheaper than hashing the pool.
+        pool = pool.filter(pc.fill_null(pc.is_in(pool, value_set=probe.unique()), False))
+    hit = pc.fill_null(pc.is_in(probe, value_set=pool.unique()), False)
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=values.index)
 
 

@@ -85,6 +85,8 @@ def test_incremental_equals_full(demo_dir: Path) -> None:
     assert inc.manifest["batch_rows"] < 100  # only the overlap window was read
     assert "grids" in inc.manifest["reused_tables"]
     assert 0 < inc.manifest["same_day_update"]["recomputed_cases"] < 200  # metrics updated, not rebuilt
+    # unchanged rows written back as they were (all but the overlap window's)
+    assert len(table(first, "cases")) - 100 < inc.manifest["reused_case_rows"] < len(table(first, "cases")) - 2
     assert table(inc, "cases").set_index("case_id").loc["NEW0", "status"] == "closed"
     full = refresh(settings_for(demo_dir, "full"), now=now, full=True)
     assert_snapshots_equal(inc, full)
