@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import shapely
 from numpy.typing import NDArray
 
+from dashboard.settings import DeadlineSettings, WarningSettings
 from geo.coords import from_wgs84
 from loaders.enums import (
     CATEGORY_NAMES, CHANNEL, DEFAULT_CATEGORY_ALIASES, KIND, LEADER_LEVEL, LEADER_STAGE,
@@ -35,7 +36,7 @@ from loaders.schema import TABLES
 GRID_DB_NAME = "grid.sqlite"
 CASE_DB_NAME = "case.sqlite"
 TRUTH_NAME = "demo_truth.json"
-TRUTH_VERSION = 1
+TRUTH_VERSION = 2  # 2: onsets as defined in ONSET_RULES (was: first planted case), onset_rule, first_case
 MAX_CASES = 5_000_000
 MAX_GRIDS = 50_000
 MIN_CASES = 1_000
@@ -875,7 +876,7 @@ def _build_cases(rng: np.random.Generator, geo: _Geography, n: int, end: dt.date
                  as_of: dt.datetime) -> _Built:
     cal = _calendar(end, as_of)
     weight = _grid_weights(rng, geo)
-    roles = _township_roles(rng, geo)
+    roles = _township_roles(rng, geo, weight)
     plants = _plan_patterns(rng, geo, cal, weight, n, roles)
     n_plant = sum(len(p.recv) for p in plants)
     n_base = n - n_plant
@@ -1239,19 +1240,41 @@ def _case_ids(c: dict[str, NDArray[Any]]) -> pa.Array:
 # Planted patterns (the detectors of SPEC §8 must find these)
 # --------------------------------------------------------------------------------------------
 
-def _township_roles(rng: np.random.Generator, geo: _Geography) -> dict[str, int]:
+# What "onset" means in demo_truth.json, per pattern type (written there as `onset_rule`): for a rule
+# (N cases in W days) the day the rule first holds; for a statistical excess the first day of the
+# planted excess; for the backlog the day the detector's threshold number of cases are overdue.
+# The detectors must find every pattern within 7 days of its onset (tests/test_warnings.py).
+ONSET_RULES: dict[str, str] = {
+    "township_surge": "first day of the planted excess (daily count ×4)",
+    "spatial_cluster": "first day of the planted excess (×7 rate over the last 30 days)",
+    "emerging_hotspot": "first day of the planted excess (the step week that starts the 12-week rise)",
+    "repeated_collective_visits": "day of the 3rd collective visit on the issue within 7 days (the rule first holds)",
+    "large_collective_visit": "day of the visit",
+    "level_skipping": "day of the first such visit (each visit is its own alert)",
+    "repeat_petitioner": "day of the petitioner's 3rd case within 30 days (the rule first holds)",
+    "overdue_backlog": "first day on which threshold.red_cases of the planted cases are red (overdue) or "
+                       "threshold.backlog_cases are 积案 (open longer than backlog_days): the backlog "
+                       "detector's default yellow thresholds",
+}
+
+
+def _township_roles(rng: np.random.Generator, geo: _Geography, weight: F64) -> dict[str, int]:
     """Distinct street townships for the surge, cluster, emerging hotspot, visits and backlog.
 
     The grid blocks and the backlog go to the streets with most grids, so that they fit even
-    in a small build.
+    in a small build. The surge goes to the busiest of the other streets (most expected cases):
+    in a street with 2–3 cases a day a ×4 day is not significant at the surge detector's alpha,
+    and a 5-day surge at the end of the build must be detected within those 5 days.
     """
     size = np.bincount(geo.grid_township, minlength=len(geo.township_ids))
+    volume = np.bincount(geo.grid_township, weights=weight, minlength=len(geo.township_ids))
     streets = [t for t in range(len(geo.township_ids)) if t != geo.rural_township]
     by_size = sorted(streets, key=lambda t: (-size[t], t))
     cluster, emerging, backlog = by_size[:3]
-    rest = [int(t) for t in rng.permutation(by_size[3:])]
-    return {"cluster": cluster, "emerging": emerging, "backlog": backlog, "surge": rest[0],
-            "collective": rest[1]}
+    surge = max(by_size[3:], key=lambda t: (volume[t], -t))
+    rest = [int(t) for t in rng.permutation([t for t in by_size[3:] if t != surge])]
+    return {"cluster": cluster, "emerging": emerging, "backlog": backlog, "surge": int(surge),
+            "collective": rest[0]}
 
 
 def _plan_patterns(rng: np.random.Generator, geo: _Geography, cal: _Calendar, weight: F64,
@@ -1308,20 +1331,40 @@ def _plant_surge(rng: np.random.Generator, geo: _Geography, cal: _Calendar, weig
     )
 
 
+# Gi* compares a grid's neighbourhood with the whole map, where grid rates differ tenfold (population,
+# lognormal noise), so what makes a planted block detectable is its excess over a typical grid, not
+# over its own rate: extras below are multiples of the grid's usual count, at least the map average.
+# The cluster's ×7 rate makes half of its 8 grids 95 % hot spots within a week on 300–600-grid maps
+# (at ×3 only a few of them, in some weeks; at ×5 half of them after 4–11 days). The emerging block's
+# step of 5 in its first week makes Gi* mark it hot within days (class new, reported by the hotspot
+# alert), the next weeks make it consecutive (alerted), and after 11 hot weeks it is persistent or,
+# when the rise to 13 shows in its Gi* z-scores (they saturate as the block dominates the map's
+# variance), intensifying.
+_CLUSTER_EXTRA = 6.0
+_EMERGING_STEP = 5.0
+_EMERGING_RISE = 8.0
+
+
+def _usual(n: int, weight: F64, share: float, n_grids: int) -> F64:
+    """Expected cases of grids (`weight`) in a period holding `share` of the year, at least the map average."""
+    out: F64 = np.maximum(n * weight * share, n * share / n_grids)
+    return out
+
+
 def _plant_cluster(rng: np.random.Generator, geo: _Geography, cal: _Calendar, weight: F64, n: int,
                    township: int) -> _Plant:
-    """~8 contiguous grids with ×3 rate over the last 30 days."""
+    """~8 contiguous grids with a ×7 rate over the last 30 days (extra 6 × their usual count)."""
     block = np.array(_grid_block(geo, rng, township, 8, set()), dtype=np.intp)
     days = np.arange(cal.n - 30, cal.n)
     p30 = cal.weight[days].sum()
     expected = n * weight[block] * p30
-    extra = np.maximum(np.round(2 * expected), 5).astype(np.int64)
+    extra = np.round(_CLUSTER_EXTRA * _usual(n, weight[block], p30, geo.n_grids)).astype(np.int64)
     grid = np.repeat(block, extra)
     day = rng.choice(days, len(grid), p=cal.weight[days] / p30)
     return _Plant(
         "spatial_cluster", "grid", [geo.grid_ids[g] for g in block], cal.days[days[0]], grid,
         _times(rng, cal, day), {},
-        {"factor": 3, "window_days": 30, "township_id": geo.township_ids[township],
+        {"factor": 1 + _CLUSTER_EXTRA, "window_days": 30, "township_id": geo.township_ids[township],
          "expected_per_grid": [round(float(e), 2) for e in expected],
          "extra_per_grid": [int(e) for e in extra]},
     )
@@ -1329,7 +1372,8 @@ def _plant_cluster(rng: np.random.Generator, geo: _Geography, cal: _Calendar, we
 
 def _plant_emerging(rng: np.random.Generator, geo: _Geography, cal: _Calendar, weight: F64,
                     n: int, township: int) -> _Plant:
-    """4 contiguous grids whose weekly counts ramp up over the last 12 weeks."""
+    """4 contiguous grids over the last 12 weeks: a step in the first week (extra 5 × their usual
+    weekly count), then a rising trend (extra 5 + 8·w/11 × the usual count in week w = 0…11)."""
     block = np.array(_grid_block(geo, rng, township, 4, set()), dtype=np.intp)
     grids: list[IDX] = []
     days: list[IDX] = []
@@ -1338,17 +1382,19 @@ def _plant_emerging(rng: np.random.Generator, geo: _Geography, cal: _Calendar, w
         series = []
         for w in range(12):
             wd = np.arange(cal.n - 7 * (12 - w), cal.n - 7 * (11 - w))
-            expected = n * weight[g] * cal.weight[wd].sum()
-            k = int(np.round(max(expected, 1.0) * 3.0 * (w + 1) / 12))
+            share = float(cal.weight[wd].sum())
+            usual = float(_usual(n, weight[g : g + 1], share, geo.n_grids)[0])
+            k = int(np.round(usual * (_EMERGING_STEP + _EMERGING_RISE * w / 11)))
             series.append(k)
             grids.append(np.full(k, g, dtype=np.intp))
-            days.append(rng.choice(wd, k, p=cal.weight[wd] / cal.weight[wd].sum()))
+            days.append(rng.choice(wd, k, p=cal.weight[wd] / share))
         weekly[geo.grid_ids[g]] = series
     day = np.concatenate(days)
     return _Plant(
         "emerging_hotspot", "grid", [geo.grid_ids[g] for g in block], cal.days[cal.n - 84],
         np.concatenate(grids), _times(rng, cal, day), {},
-        {"weeks": 12, "township_id": geo.township_ids[township], "weekly_extra": weekly},
+        {"weeks": 12, "township_id": geo.township_ids[township],
+         "step_factor": _EMERGING_STEP, "rise_factor": _EMERGING_RISE, "weekly_extra": weekly},
     )
 
 
@@ -1364,7 +1410,7 @@ def _plant_collective(rng: np.random.Generator, geo: _Geography, cal: _Calendar,
     ov.update(category=CATEGORY_NAMES.index("劳动和社会保障"),
               sub=_DETAIL.sub_index("劳动和社会保障", "拖欠工资"))
     return _Plant(
-        "repeated_collective_visits", "township", [geo.township_ids[township]], cal.days[day[0]],
+        "repeated_collective_visits", "township", [geo.township_ids[township]], cal.days[int(day[2])],
         _pick_grid(rng, geo, weight, township, k), recv, ov,
         {"category": "劳动和社会保障", "subcategory": "拖欠工资", "window_days": 7,
          "people": [int(p) for p in people]},
@@ -1419,7 +1465,7 @@ def _plant_repeat_petitioners(rng: np.random.Generator, geo: _Geography, cal: _C
               "level": _ix(LEVEL_VISITED, "county"), "same_petitioner": True,
               "channel": _codes(CHANNEL, "online", "visit", "phone")[rng.integers(0, 3, k)]}
         plants.append(_Plant(
-            "repeat_petitioner", "petitioner", [], cal.days[int(day[0])], grid,
+            "repeat_petitioner", "petitioner", [], cal.days[int(day[2])], grid,
             _times(rng, cal, day), ov,
             {"category": CATEGORY_NAMES[cat], "window_days": 30,
              "township_id": geo.township_ids[int(geo.grid_township[grid[0]])]},
@@ -1833,22 +1879,28 @@ def _supervisions(rng: np.random.Generator, built: _Built, hard: F64, as_of: int
 def _truth_document(geo: _Geography, built: _Built, *, seed: int, end: dt.date, as_of: dt.datetime,
                     counts: dict[str, int]) -> dict[str, Any]:
     ids = built.table["case_id"]
+    recv = built.cols["recv"]
     patterns: list[dict[str, Any]] = []
     for p in built.plants:
         case_ids = [str(v) for v in ids.take(pa.array(p.rows)).to_pylist()]
         entry: dict[str, Any] = {"type": p.type, "scope": p.scope, "scope_ids": p.scope_ids,
-                                 "onset": p.onset.isoformat(), "count": len(case_ids)}
+                                 "onset": p.onset.isoformat(), "onset_rule": ONSET_RULES[p.type],
+                                 "first_case": _date_of(int(recv[p.rows].min())).isoformat(),
+                                 "count": len(case_ids)}
         if p.type == "repeat_petitioner":
             entry["scope_ids"] = [built.table["petitioner_key"][int(p.rows[0])].as_py()]
         entry.update({k: v for k, v in p.details.items() if not k.startswith("_")})
         entry["case_ids"] = case_ids
         patterns.append(entry)
     b = built.backlog
+    onset, threshold, backlog_days = _backlog_onset(built.cols, b["rows"])
     patterns.append({
         "type": "overdue_backlog", "scope": "township",
         "scope_ids": [geo.township_ids[b["township"]]],
-        "onset": built.calendar.days[-250].isoformat(), "count": len(b["rows"]),
-        "note": "accepted cases received 100–250 days ago, never answered: red lights",
+        "onset": onset.isoformat(), "onset_rule": ONSET_RULES["overdue_backlog"],
+        "first_case": _date_of(int(recv[b["rows"]].min())).isoformat(), "count": len(b["rows"]),
+        "threshold": threshold, "backlog_days": backlog_days,
+        "note": "accepted cases received 100–250 days ago, never answered: red lights, then 积案",
         "case_ids": [str(v) for v in ids.take(pa.array(b["rows"])).to_pylist()],
     })
     return {
@@ -1859,6 +1911,27 @@ def _truth_document(geo: _Geography, built: _Built, *, seed: int, end: dt.date, 
         "townships": dict(zip(geo.township_ids, geo.township_names)),
         "patterns": patterns, "dirty_rows": built.dirty,
     }
+
+
+def _date_of(secs: int) -> dt.date:
+    """Local calendar date of an instant in this module's seconds (naive local time)."""
+    return (_EPOCH + dt.timedelta(seconds=secs)).date()
+
+
+def _backlog_onset(c: Mapping[str, NDArray[Any]], rows: IDX) -> tuple[dt.date, dict[str, int], int]:
+    """(onset, threshold, backlog_days) of the planted backlog, counted as geo.deadlines does with the
+    default settings: a case is red from the day after its conclusion deadline (due_at; the planted
+    cases get no extension) and 积案 from `backlog_days` + 1 days after receipt. The onset is the first
+    day on which the backlog detector's default yellow threshold of planted cases are red, or its
+    积案 threshold are 积案 (all of them when fewer were planted)."""
+    warn, deadlines = WarningSettings(), DeadlineSettings()
+    due = c["due"][rows]
+    red_from = np.sort(due[due != _MISSING] // _DAY + 1)
+    old_from = np.sort(c["recv"][rows] // _DAY + deadlines.backlog_days + 1)
+    threshold = {"red_cases": warn.backlog_red_yellow, "backlog_cases": warn.backlog_old_yellow}
+    firsts = [int(days[min(k, len(days)) - 1]) for days, k in (
+        (red_from, threshold["red_cases"]), (old_from, threshold["backlog_cases"])) if len(days)]
+    return _date_of(min(firsts) * _DAY), threshold, deadlines.backlog_days
 
 
 _INDEXES = {

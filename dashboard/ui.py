@@ -23,6 +23,7 @@ from dashboard import palette, scheduler, snapshots, views
 from dashboard.settings import Settings, load_settings
 from dashboard.texts import t as _t
 from dashboard.viewer import ROLES, Viewer, default_viewer, grids_of_worker, make_viewer
+from geo.warnings import active_sensitive_period
 from loaders.errors import GridwatchError
 
 T = TypeVar("T")
@@ -123,9 +124,55 @@ def _escape_markdown(text: str) -> str:
 escape_markdown = _escape_markdown  # for pages: user/source text shown literally in st.markdown
 
 
-def banners(snap: snapshots.Snapshot | None, *, demo_banner: bool = True) -> None:
-    """Banners at the top of every page: stale data (last refresh failed or too old), then 示例数据
-    (`demo_banner=False` when the page shows 示例数据 itself, e.g. in the command screen's title bar).
+@dataclass(frozen=True)
+class PeriodInForce:
+    """A sensitive period (重点时期) in force at a snapshot's as_of: its name, first and last local day
+    (YYYY-MM-DD; None when the config no longer lists the period the refresh recorded) and the factor
+    its count thresholds were multiplied by (1.0: not lowered, or unknown)."""
+
+    name: str
+    start: str | None = None
+    end: str | None = None
+    threshold_factor: float = 1.0
+
+
+def period_in_force(s: Settings, snap: snapshots.Snapshot) -> PeriodInForce | None:
+    """The 重点时期 in force at the snapshot's as_of, or None.
+
+    The refresh records the period its alerts were raised for (manifest "sensitive_period": a name, or
+    None), so that record decides, even when the config changed since; the dates come from the config.
+    Snapshots from before that record: the configured period whose dates contain as_of.
+    """
+    configured = active_sensitive_period(views.as_of(snap, s), s.warnings, timezone=s.timezone)
+    if "sensitive_period" not in snap.manifest:
+        recorded = configured.name if configured is not None else None
+    else:
+        recorded = snap.manifest["sensitive_period"]
+        if isinstance(recorded, dict):
+            recorded = recorded.get("name")
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    if configured is not None and configured.name == recorded:
+        return PeriodInForce(recorded, configured.start, configured.end, configured.threshold_factor)
+    return PeriodInForce(recorded)
+
+
+def period_message(period: PeriodInForce) -> str:
+    """The banner text: 重点时期：name（start—end），预警等级上调一级, and lowered thresholds if any."""
+    name = _escape_markdown(period.name)
+    if period.start and period.end:
+        text = t("sensitive_banner").format(name=name, start=period.start, end=period.end)
+    else:
+        text = t("sensitive_banner_undated").format(name=name)
+    if period.threshold_factor < 1:
+        text += t("sensitive_lowered").format(factor=f"{period.threshold_factor:g}")
+    return text
+
+
+def banners(snap: snapshots.Snapshot | None, *, demo_banner: bool = True, period_banner: bool = True) -> None:
+    """Banners at the top of every page: stale data (last refresh failed or too old), then the 重点时期
+    in force at the snapshot's as_of, then 示例数据. `demo_banner=False` / `period_banner=False` when
+    the page shows 示例数据 / the sensitive period itself (the command screen's title bar on the wall).
 
     They sit in one container, so the elements below keep their place (and a map its pan/zoom) when a
     banner comes or goes between reruns.
@@ -142,6 +189,8 @@ def banners(snap: snapshots.Snapshot | None, *, demo_banner: bool = True) -> Non
     if snap is not None and snap.skipped:  # corrupted newer versions were passed over (snapshots.open_current)
         box.warning(t("snapshot_skipped").format(shown=snap.version,
                                                   skipped=_escape_markdown("; ".join(snap.skipped))), icon="⚠️")
+    if period_banner and s is not None and snap is not None and (period := period_in_force(s, snap)) is not None:
+        box.warning(period_message(period), icon="🔺")
     if demo_banner and demo_mode(s, snap):
         box.warning(t("demo_banner"), icon="🧪")
 
@@ -432,9 +481,11 @@ def session_viewer() -> Viewer:
         return default_viewer(lang())
 
 
-def page_context(*, show_banners: bool = True, demo_banner: bool = True) -> PageContext | None:
+def page_context(*, show_banners: bool = True, demo_banner: bool = True,
+                 period_banner: bool = True) -> PageContext | None:
     """Settings, snapshot, viewer and filters of this run; None (after showing why) when there is no
-    usable snapshot or config. Call it again inside an auto-refreshing fragment to pick up a new snapshot."""
+    usable snapshot or config. Call it again inside an auto-refreshing fragment to pick up a new snapshot.
+    The banners (see `banners`) come first unless `show_banners=False`."""
     try:
         s = settings()
         snap = current_snapshot()
@@ -444,7 +495,7 @@ def page_context(*, show_banners: bool = True, demo_banner: bool = True) -> Page
         show_error(exc)
         return None
     if show_banners:
-        banners(snap, demo_banner=demo_banner)
+        banners(snap, demo_banner=demo_banner, period_banner=period_banner)
     viewer = current_viewer(s, snap)
     return PageContext(s, snap, viewer, current_filters())
 

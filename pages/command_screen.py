@@ -104,18 +104,9 @@ CSS = f"""<style>
 # --- title bar and KPIs ------------------------------------------------------------------------------
 
 def sensitive_period(ctx: ui.PageContext) -> str | None:
-    """Name of the 重点时期 in force: from the snapshot manifest when the pipeline records it, else the config."""
-    value = ctx.snap.manifest.get("sensitive_period")
-    if isinstance(value, dict):
-        value = value.get("name")
-    if isinstance(value, str) and value:
-        return value
-    try:
-        from geo.warnings import sensitive_period_in_force
-    except ImportError:  # early-warning module absent in this install
-        return None
-    now = pd.Timestamp.now(tz=ctx.settings.timezone)
-    return sensitive_period_in_force(now, ctx.settings.warnings, timezone=ctx.settings.timezone)
+    """Name of the 重点时期 in force at the snapshot's as_of (ui.period_in_force), else None."""
+    period = ui.period_in_force(ctx.settings, ctx.snap)
+    return None if period is None else period.name
 
 
 def title_bar(ctx: ui.PageContext) -> None:
@@ -356,7 +347,8 @@ def render(ctx: ui.PageContext) -> None:
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
     """Re-read the current snapshot and draw everything; reruns by itself every REFRESH_S seconds."""
-    ctx = ui.page_context(demo_banner=not ui.screen_mode())
+    wall = ui.screen_mode()  # the title bar's chips show 示例数据 and the 重点时期 instead of banners
+    ctx = ui.page_context(demo_banner=not wall, period_banner=not wall)
     if ctx is not None:
         render(ctx)
 

@@ -323,10 +323,35 @@ def test_truth_document_shape(truth: dict[str, Any], cases: pd.DataFrame) -> Non
                      "large_collective_visit", "level_skipping", "repeat_petitioner", "overdue_backlog"}
     ids = set(cases["case_id"])
     for p in truth["patterns"]:
-        assert {"type", "scope", "scope_ids", "onset", "count", "case_ids"} <= set(p)
+        assert {"type", "scope", "scope_ids", "onset", "onset_rule", "first_case", "count", "case_ids"} <= set(p)
         assert p["count"] == len(p["case_ids"]) > 0
         assert set(p["case_ids"]) <= ids
-        dt.date.fromisoformat(p["onset"])
+        assert p["onset_rule"] == demo.ONSET_RULES[p["type"]]
+        assert dt.date.fromisoformat(p["first_case"]) <= dt.date.fromisoformat(p["onset"]) <= END
+
+
+@pytest.mark.parametrize("kind", ["repeated_collective_visits", "repeat_petitioner"])
+def test_rule_onset_is_the_day_the_rule_first_holds(truth: dict[str, Any], clean: pd.DataFrame, kind: str) -> None:
+    for p in patterns(truth, kind):
+        received = pd.to_datetime(by_ids(clean, p["case_ids"])["received_at"]).sort_values()
+        assert p["onset"] == received.iloc[2].date().isoformat()  # the 3rd case
+        assert p["first_case"] == received.iloc[0].date().isoformat()
+
+
+def test_backlog_onset_is_the_day_the_threshold_is_reached(truth: dict[str, Any], clean: pd.DataFrame) -> None:
+    """Counted as geo.deadlines does: red from the day after due_at, 积案 once received > backlog_days ago."""
+    (p,) = patterns(truth, "overdue_backlog")
+    rows = by_ids(clean, p["case_ids"])
+    due = pd.to_datetime(rows["due_at"]).dt.normalize()
+    received = pd.to_datetime(rows["received_at"]).dt.normalize()
+    onset = pd.Timestamp(p["onset"])
+
+    def reached(day: pd.Timestamp) -> bool:
+        red = int((due < day).sum())
+        old = int((received < day - pd.Timedelta(days=p["backlog_days"])).sum())
+        return red >= p["threshold"]["red_cases"] or old >= p["threshold"]["backlog_cases"]
+
+    assert reached(onset) and not reached(onset - pd.Timedelta(days=1))
 
 
 def daily_counts(df: pd.DataFrame) -> pd.Series:
@@ -361,19 +386,25 @@ def test_spatial_cluster(truth: dict[str, Any], clean: pd.DataFrame, grids: pd.D
     assert recent > 2.5 * before
 
 
+def kendall_s(y: np.ndarray) -> int:
+    return int(sum(np.sign(y[j] - y[i]) for i in range(len(y)) for j in range(i + 1, len(y))))
+
+
 def test_emerging_hotspot(truth: dict[str, Any], clean: pd.DataFrame) -> None:
+    """A clear step in the first week of the 12 (so that Gi* marks the block hot at once), then a rise."""
     (p,) = patterns(truth, "emerging_hotspot")
     rows = clean[clean["grid_id"].isin(p["scope_ids"])]
     received = pd.to_datetime(rows["received_at"])
     start = pd.Timestamp(p["onset"])
-    week = ((received - start).dt.days // 7)
-    weekly = week[(week >= 0) & (week < 12)].value_counts().reindex(range(12), fill_value=0)
-    assert weekly.iloc[-4:].mean() > 2 * weekly.iloc[:4].mean()
-    y = weekly.to_numpy()
-    mann_kendall_s = sum(np.sign(y[j] - y[i]) for i in range(12) for j in range(i + 1, 12))
-    assert mann_kendall_s > 0.5 * 66  # Kendall tau > 0.5
+    week = (received - start).dt.days // 7  # −1 … −12: the 12 weeks before the onset
+    weekly = week[(week >= -12) & (week < 12)].value_counts().reindex(range(-12, 12), fill_value=0)
+    before, after = weekly.loc[-12:-1], weekly.loc[0:11]
+    assert after.loc[0] > 3 * max(before.mean(), 1.0)
+    assert after.iloc[-4:].mean() > 1.4 * after.iloc[:4].mean()
+    assert kendall_s(after.to_numpy()) > 0.5 * 66  # Kendall tau > 0.5
+    assert p["step_factor"] > 1 and p["rise_factor"] > 0
     for series in p["weekly_extra"].values():
-        assert series == sorted(series) and series[-1] > series[0]
+        assert series[-1] > series[0] > 0 and kendall_s(np.array(series)) > 0.5 * 66
 
 
 def test_repeated_collective_visits(truth: dict[str, Any], clean: pd.DataFrame,
