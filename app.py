@@ -36,6 +36,13 @@ PAGES: tuple[PageSpec, ...] = (
              default_for=frozenset({"grid_worker"})),
     PageSpec("pages/hotspots.py", "page_hotspots", "🔥", "sec_work", "hot-spots",
              frozenset({"office", "leader", "admin"})),
+    # Not for grid workers: both pages are about units larger than their grids (leaders' townships, 三率 and
+    # lights per township), which they must not get. 督办督查 also for discipline (纪检): overdue orders,
+    # reminders, red lights and the 三率 are what accountability (问责) is judged on; 包案 progress is not theirs.
+    PageSpec("pages/leaders.py", "page_leaders", "🎖️", "sec_work", "leader-cases",
+             frozenset({"office", "leader", "admin"})),
+    PageSpec("pages/supervision.py", "page_supervision", "📌", "sec_work", "supervision",
+             frozenset({"office", "leader", "admin", "discipline"})),
     PageSpec("pages/data_quality.py", "page_quality", "🧪", "sec_admin", "data-quality", QUALITY_ROLES),
 )
 

@@ -38,8 +38,8 @@ from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import RESTRICTED_ROLES, Viewer
-from geo.deadlines import DEADLINE_COLUMNS, RED, YELLOW
-from geo.metrics import METRIC_COLUMNS, RATE_NAMES, combine_periods, compute_metrics
+from geo.deadlines import DEADLINE_COLUMNS, GREEN, RED, YELLOW
+from geo.metrics import METRIC_COLUMNS, RATE_NAMES, combine_periods, compute_metrics, rate_label
 from loaders.enums import LEADER_STAGE, OPEN_STATUSES, SUPERVISION_STATUS, TIER
 
 GRID_COLUMNS = ("grid_id", "grid_name", "community_id", "community_name", "township_id", "township_name")
@@ -711,6 +711,37 @@ def _evidence_text(evidence: Any) -> str:
 
 # --- 包案 and 督办 --------------------------------------------------------------------------------------
 
+# 三率 of the rankings: which three varies by locality (DOMAIN.md §Metrics); these are the commonest and the
+# ones of the command screen's KPI row.
+THREE_RATES: tuple[str, ...] = ("timely_acceptance", "on_time_conclusion", "satisfaction")
+THREE_RATE_KEYS: dict[str, str] = {"timely_acceptance": "kpi_timely", "on_time_conclusion": "kpi_on_time",
+                                   "satisfaction": "kpi_satisfaction"}
+LEADER_LEVELS: tuple[str, ...] = ("village", "township", "county")  # 三级代办, bottom up as in DOMAIN.md
+LIST_ROWS = 500  # rows of the 包案 and 督办 lists sent to the page; the rest are counted
+ORDER_SHOW: tuple[str, ...] = ("open", "period", "all")
+_DAY = pd.Timedelta(days=1)
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def _leader_flags(lc: pd.DataFrame, now: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """(done, overdue) per 包案 row: done = stage 已化解/已回访 or a resolved_at (as geo.metrics counts 化解);
+    overdue = not done and past its 包案 due_at as of `now`."""
+    done = (lc["stage"].isin(sorted(_LEADER_DONE)).fillna(False).to_numpy(dtype=bool)
+            | lc["resolved_at"].notna().to_numpy(dtype=bool))
+    due = pd.to_datetime(lc["due_at"], utc=True)
+    overdue = ~done & (due < now.tz_convert("UTC")).fillna(False).to_numpy(dtype=bool)
+    return done, overdue
+
+
+def _supervision_flags(sup: pd.DataFrame, now: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """(open, overdue) per 督办 order: open = status 已下发/已反馈 (not yet 销号); overdue (逾期未反馈) = open,
+    no feedback yet (answered_at empty) and past its due_at as of `now`."""
+    is_open = sup["status"].isin(sorted(_SUPERVISION_OPEN)).fillna(False).to_numpy(dtype=bool)
+    due = pd.to_datetime(sup["due_at"], utc=True)
+    late = (due < now.tz_convert("UTC")).fillna(False).to_numpy(dtype=bool)
+    return is_open, is_open & sup["answered_at"].isna().to_numpy(dtype=bool) & late
+
+
 @dataclass(frozen=True)
 class LeaderSummary:
     """领导包案 totals and the leaders with most cases (name, post, cases, resolved, overdue)."""
@@ -728,10 +759,7 @@ def leader_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Uni
     lc = scoped_leader_cases(viewer, snap, unit=unit)
     if lc.empty:
         return LeaderSummary(0, 0, 0, 0, pd.DataFrame(columns=["leader", "status", "cases"]))
-    now = as_of(snap, settings)
-    done = lc["stage"].isin(sorted(_LEADER_DONE)).fillna(False).to_numpy() | lc["resolved_at"].notna().to_numpy()
-    due = pd.to_datetime(lc["due_at"], utc=True)
-    overdue = ~done & (due < now.tz_convert("UTC")).fillna(False).to_numpy()
+    done, overdue = _leader_flags(lc, as_of(snap, settings))
     frame = pd.DataFrame({"leader_id": lc["leader_id"].astype("str").to_numpy(), "done": done, "overdue": overdue})
     leaders = read_table(snap, "leaders")
     names = leaders.set_index(leaders["leader_id"].astype("str"))["name"].astype("str")
@@ -765,27 +793,52 @@ def supervision_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit
     """督办 in the unit (tiers 交办/督办/挂牌督办), and 灭红灯: red lights now per unit one level down
     (with the count 7 days earlier from metrics day rows where the snapshot has them)."""
     sup = scoped_supervisions(viewer, snap, unit=unit)
-    now = as_of(snap, settings)
-    is_open = sup["status"].isin(sorted(_SUPERVISION_OPEN)).fillna(False).to_numpy()
-    due = pd.to_datetime(sup["due_at"], utc=True)
-    overdue = is_open & (due < now.tz_convert("UTC")).fillna(False).to_numpy()
+    is_open, overdue = _supervision_flags(sup, as_of(snap, settings))
     by_tier = []
     for member in sorted(TIER.members, key=lambda m: m.rank):
         sel = (sup["tier"] == member.code).fillna(False).to_numpy()
         by_tier.append((member.code if viewer.lang == "zh" else t(f"tier_{member.rank}", viewer.lang),
                         int(sel.sum()), int((sel & is_open).sum())))
     reminders = int(pd.to_numeric(sup["reminders"], errors="coerce").fillna(0)[is_open].sum()) if len(sup) else 0
+    board = light_board(viewer, snap, settings, unit)
+    frame = board.rows[["unit_id", "name", "red", "red_7d_ago"]]
+    frame = frame.sort_values(["red", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return SupervisionSummary(by_tier=by_tier, open=int(is_open.sum()), overdue=int(overdue.sum()),
+                              reminders=reminders, red_by_unit=frame, red_unit_type=board.unit_type)
 
+
+# --- 灭红灯 board -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LightBoard:
+    """Lights now per unit one level below `unit` (a grid worker's county view: their grids)."""
+
+    unit_type: str       # township | community | grid: the type of the rows
+    rows: pd.DataFrame   # unit_id, name, red, yellow, green, open, red_share, red_7d_ago; most red first
+    unplaced: int        # open cases in scope that have no unit of that type (e.g. placed on a township only)
+
+
+def light_board(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit) -> LightBoard:
+    """灭红灯: red / yellow / green lights and open cases per child unit of `unit`, every child listed
+    (zeros included), with the red count 7 days earlier for townships where metrics day rows exist."""
     child = "grid" if not viewer.sees_all and unit.is_county else CHILD_TYPE[unit.type]
-    cases = scoped_cases(viewer, snap, ["light", UNIT_COLUMN[child]], unit=unit)
-    red = cases[(cases["light"] == RED).fillna(False).to_numpy()]
+    col = UNIT_COLUMN[child]
+    cases = scoped_cases(viewer, snap, ["status", "light", col], unit=unit)
+    light = cases["light"].fillna("none").astype("str")
+    flags = pd.DataFrame({"unit_id": cases[col].astype("str").where(cases[col].notna()).to_numpy(),
+                          "red": (light == RED).to_numpy(), "yellow": (light == YELLOW).to_numpy(),
+                          "green": (light == GREEN).to_numpy(),
+                          "open": cases["status"].isin(sorted(OPEN_STATUSES)).fillna(False).to_numpy(dtype=bool)})
+    per = flags.groupby("unit_id").sum()
     units = unit_table(viewer, snap)
-    names = units.drop_duplicates(UNIT_COLUMN[child]).set_index(UNIT_COLUMN[child])[f"{child}_name"].astype("str")
-    per = red[UNIT_COLUMN[child]].dropna().astype("str").value_counts()
-    children = units.loc[unit_grids(units, unit), UNIT_COLUMN[child]].dropna().astype("str").unique()
+    first = units.drop_duplicates(col)
+    names = first.set_index(first[col].astype("str"))[f"{child}_name"]
+    children = units.loc[unit_grids(units, unit), col].dropna().astype("str").unique()
     frame = pd.DataFrame({"unit_id": children})
-    frame["name"] = frame["unit_id"].map(names).fillna(frame["unit_id"])
-    frame["red"] = frame["unit_id"].map(per).fillna(0).astype("int64")
+    frame["name"] = frame["unit_id"].map(names.astype("str")).fillna(frame["unit_id"])
+    for name in ("red", "yellow", "green", "open"):
+        frame[name] = frame["unit_id"].map(per[name]).fillna(0).astype("int64")
+    frame["red_share"] = np.where(frame["open"] > 0, frame["red"] / frame["open"].where(frame["open"] > 0), np.nan)
     frame["red_7d_ago"] = pd.NA
     if viewer.sees_all and child == "township" and _has_day_rows(snap, "township"):
         week_ago = snapshot_today(snap, settings) - dt.timedelta(days=7)
@@ -793,17 +846,486 @@ def supervision_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit
                               columns=("overdue",))
         frame["red_7d_ago"] = frame["unit_id"].map(past.set_index(past["unit_id"].astype("str"))["overdue"]
                                                    ).fillna(0).astype("int64")
-    frame = frame.sort_values(["red", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return SupervisionSummary(by_tier=by_tier, open=int(is_open.sum()), overdue=int(overdue.sum()),
-                              reminders=reminders, red_by_unit=frame, red_unit_type=child)
+    frame = frame.sort_values(["red", "yellow", "name"], ascending=[False, False, True], kind="stable")
+    unplaced = int((flags["open"] & flags["unit_id"].isna()).sum())
+    return LightBoard(unit_type=child, rows=frame.reset_index(drop=True), unplaced=unplaced)
+
+
+# --- period sums of the 三率 per unit ----------------------------------------------------------------------
+
+_RATE_PARTS: tuple[str, ...] = tuple(f"{r}_{p}" for r in THREE_RATES for p in ("num", "den"))
+
+
+def _period_sums(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, child: str, start: dt.date,
+                 end: dt.date) -> pd.DataFrame:
+    """Per unit of type `child` inside `unit` (index: unit_id, every child listed): cases received and the
+    numerators/denominators of THREE_RATES over the local dates start..end (inclusive).
+
+    From metrics.parquet day rows when the snapshot has them for `child` and the viewer sees the whole
+    jurisdiction (the same rows as the command screen's KPIs); otherwise computed with
+    `geo.metrics.compute_metrics` from the viewer's own cases in `unit` (as `unit_days` does).
+    """
+    cols = ["received", *_RATE_PARTS]
+    units = unit_table(viewer, snap)
+    children = pd.Index(units.loc[unit_grids(units, unit), UNIT_COLUMN[child]].dropna().astype("str").unique(),
+                        name="unit_id")
+    if viewer.sees_all and _has_day_rows(snap, child):
+        rows = scoped_metrics(viewer, snap, unit_type=child, period="day", start=start, end=end, columns=cols)
+    else:
+        cases = scoped_cases(viewer, snap, _METRIC_CASE_COLUMNS, unit=unit).reset_index(drop=True)
+        today = snapshot_today(snap, settings)
+        m = settings.metrics
+        empty_lc = pd.DataFrame({"case_id": pd.Series(dtype="str"), "leader_id": pd.Series(dtype="str"),
+                                 "assigned_at": pd.Series(dtype=f"datetime64[us, {settings.timezone}]")})
+        rows = compute_metrics(
+            cases, cases, empty_lc, now=as_of(snap, settings), jurisdiction_level=settings.jurisdiction_level,
+            periods=("day",), timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
+            collective_min_people=m.collective_min_people, day_units=(child,),
+            backlog_days=settings.deadlines.backlog_days, history_days=max((today - start).days + 1, 1))
+        rows = rows[((rows["unit_type"] == child) & (rows["period"] == "day")).to_numpy()]
+        days = pd.to_datetime(rows["period_start"].astype("datetime64[s]")).dt.date
+        rows = rows[((days >= start) & (days <= end)).to_numpy()]
+    sums = rows.groupby(rows["unit_id"].astype("str"))[cols].sum()
+    return sums.reindex(children, fill_value=0).astype("int64")
+
+
+def _rate_cells(sums: pd.DataFrame) -> dict[str, Any]:
+    """rate value (0..1, NaN without a denominator), display text and num/den label per rate of THREE_RATES."""
+    out: dict[str, Any] = {}
+    for r in THREE_RATES:
+        num, den = sums[f"{r}_num"].to_numpy(dtype="float64"), sums[f"{r}_den"].to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[r] = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+        out[f"{r}_num"], out[f"{r}_den"] = num.astype("int64"), den.astype("int64")
+        out[f"{r}_text"] = [fmt_rate(n, d) for n, d in zip(num, den, strict=True)]
+        out[f"{r}_label"] = [rate_label(n, d) for n, d in zip(num, den, strict=True)]
+    return out
+
+
+def _town_names(viewer: Viewer, snap: Snapshot) -> pd.Series:
+    """township_id -> name of the townships the viewer may name (all for `sees_all`, else their grids')."""
+    units = unit_table(viewer, snap)
+    names = units.drop_duplicates("township_id")
+    out = names.set_index(names["township_id"].astype("str"))["township_name"].astype("str")
+    if viewer.sees_all:
+        towns = read_table(snap, "townships", ("township_id", "name"))
+        extra = towns.set_index(towns["township_id"].astype("str"))["name"].astype("str")
+        out = pd.concat([out, extra[~extra.index.isin(out.index)]])
+    return out
+
+
+def _date_text(values: pd.Series, tz: str) -> np.ndarray:
+    """Local dates as YYYY-MM-DD text ("" when missing)."""
+    ts = pd.to_datetime(values, utc=True).dt.tz_convert(tz)
+    return ts.dt.strftime("%Y-%m-%d").fillna("").astype("str").to_numpy()
+
+
+# --- 领导包案 page -----------------------------------------------------------------------------------------
+
+def _leader_case_frame(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, start: dt.date,
+                       end: dt.date) -> pd.DataFrame:
+    """Scoped 包案 rows (one per case and leader) with their case's township, category and light, and
+    done / overdue / days_open / overdue_days / days_left / new_in_period / resolved_in_period."""
+    lc = scoped_leader_cases(viewer, snap, unit=unit)
+    lc = lc[lc["leader_id"].notna().to_numpy()].drop_duplicates(["case_id", "leader_id"])
+    cases = scoped_cases(viewer, snap, ["case_id", "township_id", "category", "light"], unit=unit)
+    frame = lc.merge(cases.drop_duplicates("case_id"), on="case_id", how="left")
+    frame["leader_id"] = frame["leader_id"].astype("str")
+    now = as_of(snap, settings).tz_convert("UTC")
+    done, overdue = _leader_flags(frame, now)
+    assigned = pd.to_datetime(frame["assigned_at"], utc=True)
+    resolved = pd.to_datetime(frame["resolved_at"], utc=True)
+    due = pd.to_datetime(frame["due_at"], utc=True)
+    ended = resolved.where(pd.Series(done, index=frame.index), now)  # a 化解 without a date has no days open
+    tz = settings.timezone
+    return frame.assign(
+        done=done, overdue=overdue,
+        days_open=np.floor((ended - assigned) / _DAY),
+        overdue_days=np.ceil((now - due) / _DAY).where(pd.Series(overdue, index=frame.index)),
+        days_left=np.floor((due - now) / _DAY).where(pd.Series(~done & ~overdue, index=frame.index)),
+        new_in_period=in_days(frame["assigned_at"], start, end, tz),
+        resolved_in_period=done & in_days(frame["resolved_at"], start, end, tz),
+    )
+
+
+def _count_block(frame: pd.DataFrame, key: pd.Series | str) -> pd.DataFrame:
+    """cases, resolved, open, overdue, new, resolved_new per group of 包案 rows."""
+    return frame.groupby(key).agg(cases=("case_id", "size"), resolved=("done", "sum"), overdue=("overdue", "sum"),
+                                  new=("new_in_period", "sum"), resolved_new=("resolved_in_period", "sum")
+                                  ).assign(open=lambda d: d["cases"] - d["resolved"])
+
+
+@dataclass(frozen=True)
+class LeaderBoard:
+    """The 领导包案 page: KPIs, one row per leader (overdue first), 三级代办 by leader level, 包抓 townships."""
+
+    kpis: list[Kpi]
+    leaders: pd.DataFrame  # leader_id, name, post, level, areas, cases, open, resolved, overdue, rate, rate_label,
+    #                        longest_open, next_due, last_progress, stages, new, resolved_new
+    levels: pd.DataFrame   # level, people, cases, resolved, rate, rate_label, open, overdue, new, resolved_new
+    areas: pd.DataFrame    # township_id, township, leaders, open, red, yellow, received, <rate>_label …, lc_open,
+    #                        lc_overdue (empty for a viewer with a grid scope: no township aggregates)
+    period: str
+
+
+def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -> LeaderBoard:
+    """领导包案 of the cases in the filters' unit as of the snapshot; "new" / "resolved_new" count 包案
+    assigned / resolved in the filters' period. 化解率 = resolved ÷ 包案 (DOMAIN.md §Metrics)."""
+    lang, tz, unit = viewer.lang, settings.timezone, filters.unit
+    today = snapshot_today(snap, settings)
+    start, end = filters.period.dates(today)
+    frame = _leader_case_frame(viewer, snap, settings, unit, start, end)
+    info = read_table(snap, "leaders", ("leader_id", "name", "post", "level"))
+    info = info.set_index(info["leader_id"].astype("str")).drop(columns="leader_id")
+    info = info[~info.index.duplicated()]
+    units = unit_table(viewer, snap)
+    towns_in_unit = units.loc[unit_grids(units, unit), "township_id"].dropna().astype("str").unique()
+    town_names = _town_names(viewer, snap)
+    if viewer.sees_all:
+        la = read_table(snap, "leader_areas", ("leader_id", "township_id"))
+        la = pd.DataFrame({"leader_id": la["leader_id"].astype("str"), "township_id": la["township_id"].astype("str")})
+        la = la[la["township_id"].isin(towns_in_unit).to_numpy()].drop_duplicates()
+    else:  # 包抓 townships are aggregates of larger units than a grid worker's grids
+        la = pd.DataFrame({"leader_id": pd.Series(dtype="str"), "township_id": pd.Series(dtype="str")})
+    la = la.assign(township=la["township_id"].map(town_names).fillna(la["township_id"]))
+
+    # one row per leader with 包案 in scope
+    per = _count_block(frame, "leader_id")
+    pending = frame[~frame["done"].to_numpy()]
+    per["longest_open"] = pending.groupby("leader_id")["days_open"].max()
+    per["next_due"] = pd.to_datetime(pending.groupby("leader_id")["due_at"].min(), utc=True)
+    per["last_progress"] = pd.to_datetime(frame.groupby("leader_id")["last_progress_at"].max(), utc=True)
+    stage_rank = {m.code: m.rank for m in LEADER_STAGE.members}
+    stage_counts = frame.groupby(["leader_id", "stage"]).size().reset_index(name="n")
+    stage_counts = stage_counts.assign(rank=stage_counts["stage"].map(stage_rank).fillna(99)).sort_values(
+        ["leader_id", "rank"], kind="stable")
+    stage_counts["text"] = (stage_counts["stage"].map(lambda s: _stage_label(s, lang)) + " "
+                            + stage_counts["n"].astype("str"))
+    sep = t("list_sep", lang)
+    per["stages"] = stage_counts.groupby("leader_id")["text"].agg(sep.join)
+    per["areas"] = la.groupby("leader_id")["township"].agg(sep.join)
+    per = (per.rename_axis("leader_id").reset_index()  # overdue first (SPEC §10), then most open, most cases
+           .sort_values(["overdue", "open", "cases", "leader_id"], ascending=[False, False, False, True],
+                        kind="stable").set_index("leader_id"))
+    ids = per.index.astype("str")
+    rates = [fmt_rate(r, c) for r, c in zip(per["resolved"], per["cases"], strict=True)]
+    leaders = pd.DataFrame({
+        "leader_id": ids.to_numpy(),
+        "name": ids.map(info["name"].astype("str")).fillna("").to_numpy() if len(info) else ids.to_numpy(),
+        "post": ids.map(info["post"].astype("str")).fillna("").to_numpy() if len(info) else "",
+        "level": [_level_label(v, lang) for v in (ids.map(info["level"]) if len(info) else [None] * len(ids))],
+        "areas": per["areas"].fillna("").astype("str").to_numpy(),
+        "cases": per["cases"].astype("int64").to_numpy(), "open": per["open"].astype("int64").to_numpy(),
+        "resolved": per["resolved"].astype("int64").to_numpy(), "overdue": per["overdue"].astype("int64").to_numpy(),
+        "rate": rates,
+        "rate_label": [rate_label(r, c) for r, c in zip(per["resolved"], per["cases"], strict=True)],
+        "longest_open": pd.array(per["longest_open"].to_numpy(dtype="float64"), dtype="Int64"),
+        "next_due": _date_text(per["next_due"], tz), "last_progress": _date_text(per["last_progress"], tz),
+        "stages": per["stages"].fillna("").astype("str").to_numpy(),
+        "new": per["new"].astype("int64").to_numpy(), "resolved_new": per["resolved_new"].astype("int64").to_numpy(),
+    })
+
+    # 三级代办: people = leaders of the level in the unit (whole jurisdiction: every leader of the level;
+    # a township or smaller: those with a 包案 or a 包抓 township there; a grid scope: those with a 包案 there)
+    level_of = frame["leader_id"].map(info["level"]) if len(info) else pd.Series(pd.NA, index=frame.index)
+    by_level = _count_block(frame.assign(level=level_of.to_numpy()), "level")
+    if viewer.sees_all and unit.is_county:
+        people = info["level"].value_counts()
+    else:
+        present = pd.Index(frame["leader_id"]).union(pd.Index(la["leader_id"]))
+        people = info.loc[info.index.isin(present), "level"].value_counts()
+    all_rows = _count_block(frame.assign(level="total"), "level")
+    level_rows = []
+    for code in (*LEADER_LEVELS, "total"):
+        row = (all_rows if code == "total" else by_level).reindex([code]).fillna(0).iloc[0]
+        n_people = int(people.sum()) if code == "total" else int(people.get(code, 0))
+        level_rows.append({"level": code, "level_label": t("ld_total", lang) if code == "total"
+                           else _level_label(code, lang), "people": n_people,
+                           **{k: int(row[k]) for k in ("cases", "resolved", "open", "overdue", "new", "resolved_new")},
+                           "rate": fmt_rate(row["resolved"], row["cases"]),
+                           "rate_label": rate_label(row["resolved"], row["cases"])})
+    levels = pd.DataFrame(level_rows)
+
+    # 包抓 townships with their figures
+    if viewer.sees_all and len(towns_in_unit):
+        board = light_board(viewer, snap, settings, Unit()).rows.set_index("unit_id")
+        sums = _period_sums(viewer, snap, settings, Unit(), "township", start, end)
+        towns = pd.Series(sorted(towns_in_unit), dtype="str")
+        town_lc = _count_block(frame.assign(township_id=frame["township_id"].astype("str")), "township_id")
+        cells = _rate_cells(sums.reindex(towns.to_numpy(), fill_value=0))
+        leaders_of = (la.assign(name=la["leader_id"].map(info["name"].astype("str")).fillna(la["leader_id"]))
+                      .groupby("township_id")["name"].agg(sep.join)) if len(la) else pd.Series(dtype="str")
+        areas = pd.DataFrame({
+            "township_id": towns.to_numpy(),
+            "township": towns.map(town_names).fillna(towns).to_numpy(),
+            "leaders": towns.map(leaders_of).fillna("").to_numpy(),
+            "open": towns.map(board["open"]).fillna(0).astype("int64").to_numpy(),
+            "red": towns.map(board["red"]).fillna(0).astype("int64").to_numpy(),
+            "yellow": towns.map(board["yellow"]).fillna(0).astype("int64").to_numpy(),
+            "received": sums.reindex(towns.to_numpy(), fill_value=0)["received"].astype("int64").to_numpy(),
+            **{f"{r}_label": cells[f"{r}_label"] for r in THREE_RATES},
+            "lc_open": towns.map(town_lc["open"]).fillna(0).astype("int64").to_numpy(),
+            "lc_overdue": towns.map(town_lc["overdue"]).fillna(0).astype("int64").to_numpy(),
+        })
+        areas = areas.sort_values(["red", "lc_overdue", "township"], ascending=[False, False, True],
+                                  kind="stable").reset_index(drop=True)
+    else:
+        areas = _empty(("township_id", "township", "leaders", "open", "red", "yellow", "received",
+                        *(f"{r}_label" for r in THREE_RATES), "lc_open", "lc_overdue"))
+
+    total = levels.iloc[-1]
+    pl = period_label(filters.period, today, lang)
+    n_leaders = int(frame["leader_id"].nunique())
+    kpis = [
+        Kpi("stat_leaders", t("stat_leaders", lang), fmt_count(n_leaders, lang), t("ld_kpi_leaders_help", lang),
+            raw=float(n_leaders)),
+        Kpi("stat_cases", t("stat_cases", lang), fmt_count(total["cases"], lang), t("ld_kpi_cases_help", lang),
+            raw=float(total["cases"])),
+        Kpi("ld_kpi_open", t("ld_kpi_open", lang), fmt_count(total["open"], lang), t("ld_kpi_open_help", lang),
+            raw=float(total["open"])),
+        Kpi("stat_overdue", t("stat_overdue", lang), fmt_count(total["overdue"], lang),
+            t("ld_kpi_overdue_help", lang), raw=float(total["overdue"]), tone="red"),
+        Kpi("kpi_resolution", t("kpi_resolution", lang), fmt_rate(total["resolved"], total["cases"]),
+            rate_help("resolution", float(total["resolved"]), float(total["cases"]), lang=lang),
+            raw=float(total["resolved"]) / float(total["cases"]) if total["cases"] else None),
+        Kpi("ld_kpi_new", t("ld_kpi_new", lang), fmt_count(total["new"], lang),
+            t("ld_kpi_new_help", lang).format(period=pl), raw=float(total["new"])),
+        Kpi("ld_kpi_resolved_new", t("ld_kpi_resolved_new", lang), fmt_count(total["resolved_new"], lang),
+            t("ld_kpi_resolved_new_help", lang).format(period=pl), raw=float(total["resolved_new"])),
+    ]
+    return LeaderBoard(kpis=kpis, leaders=leaders, levels=levels, areas=areas, period=pl)
+
+
+def _stage_label(code: Any, lang: str) -> str:
+    key = f"ld_stage_{code}"
+    return t(key, lang) if key in TEXTS else ("—" if pd.isna(code) else str(code))
+
+
+def _level_label(code: Any, lang: str) -> str:
+    key = f"ld_level_{code}"
+    return t(key, lang) if key in TEXTS else "—"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Rows of a list for the page (at most LIST_ROWS, in display order) and how many there are in all."""
+
+    rows: pd.DataFrame
+    total: int
+
+
+def leader_cases_list(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, leader_id: str = "",
+                      only_pending: bool = False) -> Listing:
+    """The 包案 of the filters' unit (of one leader when `leader_id`), overdue first (most days over first),
+    then in progress by due date, then resolved (latest first): leader, case, stage, days open, due …"""
+    lang, tz = viewer.lang, settings.timezone
+    today = snapshot_today(snap, settings)
+    start, end = filters.period.dates(today)
+    frame = _leader_case_frame(viewer, snap, settings, filters.unit, start, end)
+    if leader_id:
+        frame = frame[(frame["leader_id"] == leader_id).to_numpy()]
+    if only_pending:
+        frame = frame[~frame["done"].to_numpy()]
+    group = np.where(frame["overdue"], 0, np.where(frame["done"], 2, 1))
+    resolved_days = (pd.to_datetime(frame["resolved_at"], utc=True) - _EPOCH) / _DAY
+    within = np.where(group == 0, -frame["overdue_days"].fillna(0),
+                      np.where(group == 1, frame["days_left"].fillna(1e9), -resolved_days.fillna(0)))
+    frame = frame.assign(_g=group, _w=within).sort_values(["_g", "_w", "case_id", "leader_id"], kind="stable")
+    total = len(frame)
+    frame = frame.head(LIST_ROWS)
+    info = read_table(snap, "leaders", ("leader_id", "name"))
+    names = info.set_index(info["leader_id"].astype("str"))["name"].astype("str")
+    names = names[~names.index.duplicated()]
+    town_names = _town_names(viewer, snap)
+    over = frame["overdue_days"]
+    left = frame["days_left"]
+    state = np.where(frame["overdue"], [t("ld_state_overdue", lang).format(days=int(d)) if pd.notna(d) else ""
+                                        for d in over],
+                     np.where(frame["done"], t("leader_resolved", lang),
+                              [t("ld_state_left", lang).format(days=int(d)) if pd.notna(d) else t("wb_no_due", lang)
+                               for d in left]))
+    rows = pd.DataFrame({
+        "leader_id": frame["leader_id"].to_numpy(),
+        "leader": frame["leader_id"].map(names).fillna(frame["leader_id"]).to_numpy(),
+        "case_id": frame["case_id"].astype("str").to_numpy(),
+        "category": frame["category"].fillna("").astype("str").to_numpy(),
+        "township": frame["township_id"].astype("str").map(town_names).fillna("").to_numpy(),
+        "stage": [_stage_label(s, lang) for s in frame["stage"]],
+        "assigned": _date_text(frame["assigned_at"], tz),
+        "days_open": pd.array(frame["days_open"].to_numpy(dtype="float64"), dtype="Int64"),
+        "due": _date_text(frame["due_at"], tz),
+        "state": state,
+        "overdue": frame["overdue"].to_numpy(dtype=bool),
+        "overdue_days": pd.array(over.to_numpy(dtype="float64"), dtype="Int64"),
+        "last_progress": _date_text(frame["last_progress_at"], tz),
+        "light": [t(f"light_{c}", lang) if f"light_{c}" in TEXTS else "—" for c in frame["light"].fillna("none")],
+    })
+    return Listing(rows=rows, total=total)
+
+
+# --- 督办督查 page -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SupervisionBoard:
+    """The 督办督查 page's order figures: KPIs and orders by tier × state (with overdue, reminders, new)."""
+
+    kpis: list[Kpi]
+    by_tier: pd.DataFrame  # tier, tier_label, issued, answered, closed, total, open, overdue, reminders, new
+
+
+def supervision_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -> SupervisionBoard:
+    """督办 orders of the cases in the filters' unit as of the snapshot, per tier and state; "new" counts
+    orders issued in the filters' period; reminders (催办) are those of the open orders."""
+    lang = viewer.lang
+    today = snapshot_today(snap, settings)
+    start, end = filters.period.dates(today)
+    sup = scoped_supervisions(viewer, snap, unit=filters.unit)
+    is_open, overdue = _supervision_flags(sup, as_of(snap, settings))
+    flags = pd.DataFrame({
+        "tier": sup["tier"].astype("str").to_numpy(), "status": sup["status"].astype("str").to_numpy(),
+        "open": is_open, "overdue": overdue,
+        "reminders": pd.to_numeric(sup["reminders"], errors="coerce").fillna(0).to_numpy(dtype="int64") * is_open,
+        "new": in_days(sup["issued_at"], start, end, settings.timezone)})
+    for code in SUPERVISION_STATUS.codes:
+        flags[code] = flags["status"] == code
+    sums = flags.drop(columns="status").groupby("tier").sum()
+    tiers = sorted(TIER.members, key=lambda m: m.rank)
+    rows = []
+    for member in tiers:
+        row = sums.loc[member.code] if member.code in sums.index else pd.Series(0, index=sums.columns)
+        rows.append({"tier": member.code, "tier_label": t(f"tier_{member.rank}", lang),
+                     **{c: int(row.get(c, 0)) for c in SUPERVISION_STATUS.codes},
+                     "total": int(sum(row.get(c, 0) for c in SUPERVISION_STATUS.codes)),
+                     **{c: int(row.get(c, 0)) for c in ("open", "overdue", "reminders", "new")}})
+    table = pd.DataFrame(rows)
+    total = table.drop(columns=["tier", "tier_label"]).sum()
+    table = pd.concat([table, pd.DataFrame([{"tier": "total", "tier_label": t("ld_total", lang), **total.to_dict()}])],
+                      ignore_index=True)
+    pl = period_label(filters.period, today, lang)
+    kpis = [
+        Kpi("sv_kpi_total", t("sv_kpi_total", lang), fmt_count(total["total"], lang), t("sv_kpi_total_help", lang),
+            raw=float(total["total"])),
+        Kpi("stat_open", t("stat_open", lang), fmt_count(total["open"], lang), t("sv_kpi_open_help", lang),
+            raw=float(total["open"])),
+        Kpi("stat_sup_overdue", t("stat_sup_overdue", lang), fmt_count(total["overdue"], lang),
+            t("sv_kpi_overdue_help", lang), raw=float(total["overdue"]), tone="red"),
+        Kpi("stat_reminders", t("stat_reminders", lang), fmt_count(total["reminders"], lang),
+            t("sv_kpi_reminders_help", lang), raw=float(total["reminders"])),
+        Kpi("sv_kpi_new", t("sv_kpi_new", lang), fmt_count(total["new"], lang),
+            t("sv_kpi_new_help", lang).format(period=pl), raw=float(total["new"])),
+    ]
+    return SupervisionBoard(kpis=kpis, by_tier=table)
+
+
+def supervision_orders(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, show: str = "open",
+                       tiers: tuple[str, ...] = ()) -> Listing:
+    """督办 orders of the filters' unit: `show` open ones, those issued in the period, or all; `tiers` limits
+    the tiers (empty: all). Overdue first (most days over first), then by due date, then closed (latest first)."""
+    lang, tz = viewer.lang, settings.timezone
+    today = snapshot_today(snap, settings)
+    start, end = filters.period.dates(today)
+    sup = scoped_supervisions(viewer, snap, unit=filters.unit)
+    now = as_of(snap, settings).tz_convert("UTC")
+    is_open, overdue = _supervision_flags(sup, now)
+    keep = np.ones(len(sup), dtype=bool)
+    if show == "open":
+        keep &= is_open
+    elif show == "period":
+        keep &= in_days(sup["issued_at"], start, end, tz)
+    if tiers:
+        keep &= sup["tier"].isin(list(tiers)).fillna(False).to_numpy(dtype=bool)
+    sup = sup[keep].assign(_open=is_open[keep], _overdue=overdue[keep])
+    due = pd.to_datetime(sup["due_at"], utc=True)
+    issued = pd.to_datetime(sup["issued_at"], utc=True)
+    pending = sup["_open"] & sup["answered_at"].isna()  # open and still awaiting feedback
+    over_days = np.ceil((now - due) / _DAY).where(sup["_overdue"])
+    left_days = np.floor((due - now) / _DAY).where(pending & ~sup["_overdue"])
+    # overdue, then awaiting feedback by due date, then answered awaiting 销号, then closed; newest first within
+    group = np.where(sup["_overdue"], 0, np.where(pending, 1, np.where(sup["_open"], 2, 3)))
+    tier_rank = sup["tier"].map({m.code: m.rank for m in TIER.members}).fillna(0)
+    within = np.where(group == 0, -over_days.fillna(0),
+                      np.where(group == 1, left_days.fillna(1e9), -((issued - _EPOCH) / _DAY).fillna(0)))
+    sup = sup.assign(_g=group, _w=within, _t=-tier_rank, _over=over_days, _left=left_days)
+    sup = sup.sort_values(["_g", "_w", "_t", "supervision_id"], kind="stable")
+    total = len(sup)
+    sup = sup.head(LIST_ROWS)
+    cases = scoped_cases(viewer, snap, ["case_id", "township_id", "category"], unit=filters.unit)
+    cases = cases.drop_duplicates("case_id").set_index("case_id")
+    town_names = _town_names(viewer, snap)
+    over, left = sup["_over"], sup["_left"]
+    answered = sup["answered_at"].notna().to_numpy(dtype=bool)
+    status = sup["status"].astype("str")
+    deadline = [t("ld_state_overdue", lang).format(days=int(o)) if pd.notna(o)
+                else t("ld_state_left", lang).format(days=int(lf)) if pd.notna(lf)
+                else t(f"sv_state_{s}", lang) if f"sv_state_{s}" in TEXTS else s
+                for o, lf, s in zip(over, left, status, strict=True)]
+    tier_label = {m.code: t(f"tier_{m.rank}", lang) for m in TIER.members}
+    rows = pd.DataFrame({
+        "supervision_id": sup["supervision_id"].astype("str").to_numpy(),
+        "tier": sup["tier"].map(tier_label).fillna(sup["tier"]).astype("str").to_numpy(),
+        "case_id": sup["case_id"].astype("str").to_numpy(),
+        "category": sup["case_id"].map(cases["category"]).fillna("").astype("str").to_numpy()
+        if len(cases) else "",
+        "township": sup["case_id"].map(cases["township_id"]).astype("str").map(town_names).fillna("").to_numpy()
+        if len(cases) else "",
+        "issuer": sup["issuer"].fillna("").astype("str").to_numpy(),
+        "issued": _date_text(sup["issued_at"], tz),
+        "due": _date_text(sup["due_at"], tz),
+        "state": [t(f"sv_state_{s}", lang) if f"sv_state_{s}" in TEXTS else s for s in status],
+        "deadline": deadline,
+        "overdue": sup["_overdue"].to_numpy(dtype=bool),
+        "overdue_days": pd.array(over.to_numpy(dtype="float64"), dtype="Int64"),
+        "answered": answered,
+        "reminders": pd.to_numeric(sup["reminders"], errors="coerce").fillna(0).astype("int64").to_numpy(),
+    })
+    return Listing(rows=rows, total=total)
+
+
+@dataclass(frozen=True)
+class RateRanking:
+    """三率 per unit one level below the filters' unit over the filters' period, ranked by one rate."""
+
+    unit_type: str
+    by: str
+    rows: pd.DataFrame  # rank, unit_id, name, and per rate r of THREE_RATES: r, r_num, r_den, r_text, r_label
+    period: str
+
+
+def rate_ranking(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters,
+                 by: str = "timely_acceptance") -> RateRanking:
+    """三率 (THREE_RATES) of the townships (communities of a township, grids of a community; a grid worker:
+    their grids) over the filters' period, ranked by `by` (highest first; units without a denominator last,
+    unranked). Sums of metrics.parquet day rows, so a township's figures equal its KPIs on the command screen."""
+    lang = viewer.lang
+    by = by if by in THREE_RATES else THREE_RATES[0]
+    unit = filters.unit
+    child = "grid" if not viewer.sees_all and unit.is_county else CHILD_TYPE[unit.type]
+    today = snapshot_today(snap, settings)
+    start, end = filters.period.dates(today)
+    sums = _period_sums(viewer, snap, settings, unit, child, start, end)
+    units = unit_table(viewer, snap)
+    col = UNIT_COLUMN[child]
+    first = units.drop_duplicates(col)
+    names = first.set_index(first[col].astype("str"))[f"{child}_name"].astype("str")
+    ids = pd.Series(sums.index.to_numpy(), dtype="str")
+    rows = pd.DataFrame({"unit_id": ids.to_numpy(), "name": ids.map(names).fillna(ids).to_numpy(),
+                         "received": sums["received"].to_numpy(), **_rate_cells(sums)})
+    rows = rows.assign(_has=rows[by].notna()).sort_values(
+        ["_has", by, f"{by}_den", "name"], ascending=[False, False, False, True], kind="stable").drop(columns="_has")
+    rank = rows[by].rank(method="min", ascending=False)
+    rows.insert(0, "rank", pd.array(rank.to_numpy(dtype="float64"), dtype="Int64"))
+    return RateRanking(unit_type=child, by=by, rows=rows.reset_index(drop=True),
+                       period=period_label(filters.period, today, lang))
 
 
 __all__ = [
-    "ALERT_COLUMNS", "AlertList", "GRID_STATS_COLUMNS", "Kpi", "LeaderSummary", "MAP_LEVELS", "MEASURES", "MapData",
-    "SupervisionSummary", "UnitOptions", "as_of", "categories", "earliest_day", "has_table", "kpis",
-    "leader_summary", "map_data", "period_label", "read_table", "restricted_texts", "scoped_alerts",
-    "scoped_cases", "scoped_grid_stats", "scoped_grids", "scoped_inspections", "scoped_leader_cases", "scoped_metrics",
-    "scoped_supervisions", "snapshot_today", "supervision_summary", "top_alerts", "trend", "unit_days",
+    "ALERT_COLUMNS", "AlertList", "GRID_STATS_COLUMNS", "Kpi", "LEADER_LEVELS", "LeaderBoard", "LeaderSummary",
+    "LightBoard", "Listing", "MAP_LEVELS", "MEASURES", "MapData", "RateRanking", "SupervisionBoard",
+    "SupervisionSummary", "THREE_RATES", "UnitOptions", "as_of", "categories", "earliest_day", "has_table", "kpis",
+    "leader_board", "leader_cases_list", "leader_summary", "light_board", "map_data", "period_label", "rate_ranking",
+    "read_table", "restricted_texts", "scoped_alerts", "scoped_cases", "scoped_grid_stats", "scoped_grids",
+    "scoped_inspections", "scoped_leader_cases", "scoped_metrics", "scoped_supervisions", "snapshot_today",
+    "supervision_board", "supervision_orders", "supervision_summary", "top_alerts", "trend", "unit_days",
     "unit_known", "unit_label", "unit_options", "unit_table",
 ]
 
