@@ -164,9 +164,10 @@ class SameDay:
     base_len: int                 # the first base_len merged cases are unchanged previous rows
     base_deadlines: pd.DataFrame  # their deadline columns, as the previous refresh computed them
     old_changed: pd.DataFrame     # previous versions (core + deadline columns) of the re-read cases
-    # The unchanged previous snapshot rows, every column, as Arrow: they are written back as they were
-    # (same deadlines, same 包案 table), so the refresh neither converts nor recomputes them.
-    base_table: Any = None
+    # Which previous snapshot rows are unchanged (Arrow boolean mask over the previous cases.parquet):
+    # they are copied into the new file row group by row group on the writer thread, as they were
+    # written (same deadlines, same 包案 table), never converted to pandas or recomputed.
+    keep: Any = None
 
 
 def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: bool) -> str:
@@ -279,7 +280,7 @@ def _metrics(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: p
     core = list(cases.columns)
     plus = pd.concat([base.iloc[kin], batch], ignore_index=True)
     plus_dl = pd.concat([deadlines.iloc[kin], deadlines.iloc[same.base_len:]], ignore_index=True)
-    minus = pd.concat([base.iloc[kin], same.old_changed[core]], ignore_index=True)
+    minus = pd.concat([base.iloc[kin], same.old_changed.reindex(columns=core)], ignore_index=True)
     minus_dl = pd.concat([deadlines.iloc[kin], same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
     previous = snapshots.read_table(same.prev, "metrics")
     built.manifest["same_day_update"] = {"recomputed_cases": len(plus) + len(minus)}
@@ -512,31 +513,38 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["assign_methods"] = {str(k): int(v) for k, v in methods.items()}
 
 
+# Free-text and personal columns no computation reads: a same-day refresh leaves them out of the frame it
+# works on (its unchanged rows are written back from the previous file as they were).
+UNREAD_COLUMNS = ("summary", "address", "petitioner_name", "petitioner_phone", "petitioner_id_no")
+
+
 def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, *, same_day: bool
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The previous snapshot's cases that were not re-read (core columns) and their restricted rows.
 
-    Filtering is done in Arrow (multi-threaded C++), and only the columns the later steps need are
-    turned into pandas; on a same-day refresh the unchanged rows are also kept whole, as Arrow, to be
-    written back as they were.
+    Filtering is done in Arrow (multi-threaded C++). On a same-day refresh the free-text and personal
+    columns are not read at all: the unchanged rows go to the new file straight from the previous one.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = snapshots.read_arrow(prev, "cases")
+    deadline_cols = list(DEADLINE_COLUMNS)
+    wanted = [c for c in CORE_COLUMNS if c not in UNREAD_COLUMNS] + deadline_cols if same_day else CORE_COLUMNS
+    table = snapshots.read_arrow(prev, "cases", wanted)
     changed_ids = pa.array(raw_ids.drop_duplicates().to_numpy(dtype=object), type=pa.string())
     changed = pc.fill_null(pc.is_in(table["case_id"].cast(pa.string()), value_set=changed_ids), False)
     keep = pc.invert(changed)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="merge") as pool:  # Arrow releases the GIL
         base_table = pa.table(list(pool.map(lambda col: pc.filter(col, keep), table.columns)), schema=table.schema)
-    base = base_table.select(CORE_COLUMNS).to_pandas()
     if same_day:
-        deadline_cols = list(DEADLINE_COLUMNS)
+        core = [c for c in wanted if c not in deadline_cols]
         built.same_day = SameDay(prev=prev, base_len=base_table.num_rows,
                                  base_deadlines=base_table.select(deadline_cols).to_pandas(),
-                                 old_changed=table.filter(changed).select(CORE_COLUMNS + deadline_cols).to_pandas(),
-                                 base_table=base_table)
-    del table
+                                 old_changed=table.filter(changed).to_pandas(), keep=keep)
+        base = base_table.select(core).to_pandas()
+    else:
+        base = base_table.to_pandas()
+    del table, base_table
     restricted = pd.read_parquet(prev.file(f"{RESTRICTED}.parquet"))
     restricted = restricted[~isin_strings(restricted["case_id"], raw_ids).to_numpy()].reset_index(drop=True)
     return base, restricted
@@ -585,25 +593,55 @@ def _mask(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out, restricted
 
 
-def _snapshot_table(built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame) -> Any:
-    """cases.parquet as a frame, or on a same-day refresh as Arrow: the previous rows as they were
-    written plus the re-read cases (their schema cast to the previous file's)."""
+@dataclass
+class StreamedCases:
+    """cases.parquet of a same-day refresh: the previous file's unchanged rows (`keep`), row group by
+    row group, then the re-read cases (`fresh`, already in the previous file's schema)."""
+
+    source: Path
+    keep: Any   # pyarrow boolean (Chunked)Array over the source rows
+    fresh: Any  # pyarrow Table
+    rows: int
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def write(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        source = pq.ParquetFile(self.source)
+        keep = self.keep.combine_chunks() if hasattr(self.keep, "combine_chunks") else self.keep
+        start = 0
+        with pq.ParquetWriter(path, self.fresh.schema, compression="zstd") as out:
+            for i in range(source.num_row_groups):
+                group = source.read_row_group(i)
+                mask = keep.slice(start, group.num_rows)
+                start += group.num_rows
+                out.write_table(group.filter(mask), row_group_size=ROW_GROUP_SIZE)
+            out.write_table(self.fresh, row_group_size=ROW_GROUP_SIZE)
+
+
+def _snapshot_table(built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame) -> pd.DataFrame | StreamedCases:
+    """cases.parquet as a frame; on a same-day refresh the previous file's unchanged rows plus the
+    re-read cases (their schema cast to the previous file's), written by streaming."""
     leader_cases = built.tables["leader_cases"]
     same = built.same_day
-    if same is None or same.base_table is None:
+    if same is None or same.keep is None:
         return _snapshot_cases(cases, deadlines, leader_cases)
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    base = same.base_table
+    source = same.prev.file("cases.parquet")
+    schema = pq.read_schema(source)
     fresh = _snapshot_cases(cases.iloc[same.base_len:], deadlines.iloc[same.base_len:], leader_cases)
     try:
-        fresh_table = pa.Table.from_pandas(fresh[base.schema.names], schema=base.schema, preserve_index=False)
+        fresh_table = pa.Table.from_pandas(fresh[schema.names], schema=schema, preserve_index=False)
     except (pa.ArrowException, KeyError, TypeError, ValueError) as exc:  # a type the previous file did not have
         log.info("cases of this refresh do not fit the previous file's schema (%s); converting all rows", exc)
-        return pd.concat([base.to_pandas(), fresh], ignore_index=True)
-    same.base_table = None
-    built.manifest["reused_case_rows"] = base.num_rows  # written back without conversion
-    return pa.concat_tables([base, fresh_table])
+        base = snapshots.read_arrow(same.prev, "cases").filter(same.keep).to_pandas()
+        return pd.concat([base, fresh], ignore_index=True)
+    built.manifest["reused_case_rows"] = same.base_len  # written back without conversion
+    return StreamedCases(source, same.keep, fresh_table, same.base_len + len(fresh_table))
 
 
 def _snapshot_cases(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: pd.DataFrame) -> pd.DataFrame:
@@ -661,12 +699,10 @@ class TableWriter:
             except OSError:
                 shutil.copyfile(source, path)
             return
-        if isinstance(frame, pd.DataFrame):  # GeoDataFrames write GeoParquet
+        if isinstance(frame, StreamedCases):
+            frame.write(path)
+        else:  # GeoDataFrames write GeoParquet
             frame.to_parquet(path, index=False, compression="zstd", row_group_size=ROW_GROUP_SIZE)
-        else:  # an Arrow table (same-day cases)
-            import pyarrow.parquet as pq
-
-            pq.write_table(frame, path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
 
 
 def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, as_of: pd.Timestamp

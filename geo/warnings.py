@@ -9,6 +9,7 @@ needs to check it, as JSON.
 from __future__ import annotations
 
 import json
+from collections import Counter
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -472,14 +473,17 @@ def detect_repeat_petitioner(c: _Cases, ctx: _Ctx) -> list[dict[str, Any]]:
     if len(rows) == 0:
         return []
     codes, uniques = pd.factorize(keys.iloc[rows])
+    # Hundreds of episodes at a million cases: read their columns once as plain arrays.
+    sub = c.frame[["case_id", "township_id", "category", "grid_id"]].take(rows)
+    town, cat, grid = (_str_values(sub, col) for col in ("township_id", "category", "grid_id"))
     out = []
     for ep in _episodes(codes.astype(np.int64), c.t[rows], window_s=window_s,
                         threshold=s.repeat_petitioner_count, since_s=since):
         sel = rows[ep.rows]
-        f = c.frame.iloc[sel]
         key = str(uniques[ep.group])
-        scope, unit = _case_alert_scope(f["township_id"].iloc[-1])
-        cats = f["category"].dropna().astype(str).value_counts()
+        scope, unit = _case_alert_scope(town[ep.rows[-1]])
+        cats = pd.Series(Counter(str(v) for v in cat[ep.rows] if v is not None), dtype="int64")
+        cats = cats.sort_values(ascending=False, kind="stable")
         t0, t1 = int(c.t[sel].min()), int(c.t[sel].max())
         text = (f"信访人{key} {s.repeat_petitioner_days}日内{ep.peak}件（{'、'.join(cats.index[:3])}），"
                 f"{_md(t0, ctx.timezone)}至{_md(t1, ctx.timezone)}，最近一次在{ctx.names.label(scope, unit)}，"
@@ -488,12 +492,12 @@ def detect_repeat_petitioner(c: _Cases, ctx: _Ctx) -> list[dict[str, Any]]:
             "petitioner_key": key, "cases_in_window": ep.peak, "categories": {str(k): int(v) for k, v in cats.items()},
             "threshold": {"cases": s.repeat_petitioner_count, "days": s.repeat_petitioner_days},
             "window": {"start": _fmt_time(t0, ctx.timezone), "end": _fmt_time(t1, ctx.timezone)},
-            **_case_ids(c.frame, sel, s.max_case_ids),
+            **_case_ids(sub, ep.rows, s.max_case_ids),
         }
         out.append(_alert(ctx, detector="repeat_petitioner", level="yellow", scope=scope, scope_id=unit,
                           title=f"{ctx.names.label(scope, unit)} 重复信访：同一信访人{ep.peak}件/{s.repeat_petitioner_days}日",
                           text=text, evidence=evidence, first_seen=_stamp(t0, ctx.timezone),
-                          last_seen=_stamp(t1, ctx.timezone), grid_ids=f["grid_id"].tolist(), key=key))
+                          last_seen=_stamp(t1, ctx.timezone), grid_ids=grid[ep.rows].tolist(), key=key))
     return out
 
 
