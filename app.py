@@ -41,7 +41,7 @@ PAGES: tuple[PageSpec, ...] = (
     # reminders, red lights and the 三率 are what accountability (问责) is judged on; 包案 progress is not theirs.
     PageSpec("pages/leaders.py", "page_leaders", "🎖️", "sec_work", "leader-cases",
              frozenset({"office", "leader", "admin"})),
-    PageSpec("pages/supervision.py", "page_supervision", "📌", "sec_work", "supervision",
+    PageSpec("pages/supervision.py", "page_supervision", "📌", "sec_work", "supervision-orders",
              frozenset({"office", "leader", "admin", "discipline"})),
     PageSpec("pages/data_quality.py", "page_quality", "🧪", "sec_admin", "data-quality", QUALITY_ROLES),
 )

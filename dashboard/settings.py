@@ -143,6 +143,25 @@ class DeadlineSettings(_Section):
     backlog_days: int = Field(90, ge=1, description="an open case older than this many days (since receipt) is 积案")
 
 
+class InspectionSettings(_Section):
+    """排查 (inspection) cadence per level (SPEC §10): 村/社区 every 10 days, 乡镇/街道 every half month, 县/区
+    monthly. Each grid follows the cadence of its level; the 网格工作台 lists the next 排查 due per grid."""
+
+    village_days: int = Field(
+        10, ge=1, le=366, description="days between two 排查 of a village-level grid (村/社区: every grid not listed "
+        "in township_units or district_units)")
+    township_days: int = Field(
+        15, ge=1, le=366, description="days between two 排查 of a township-level grid (乡镇/街道, half a month)")
+    district_days: int = Field(
+        30, ge=1, le=366, description="days between two 排查 of a district-level grid (县/区, monthly)")
+    township_units: list[str] = Field(
+        default_factory=list, description="ids of grids, communities or townships whose grids are inspected at "
+        "township level (e.g. 街道直管 grids); a grid matches by its own id, its community_id or its township_id")
+    district_units: list[str] = Field(
+        default_factory=list, description="ids of grids, communities or townships whose grids are inspected at "
+        "district level (e.g. 县直 units); matched like township_units and winning over it")
+
+
 class MetricSettings(_Section):
     """Metrics per unit and period."""
 
@@ -332,6 +351,8 @@ class Settings(_Section):
     categories: CategorySettings = Field(default_factory=CategorySettings, description="case categories")
     assignment: AssignmentSettings = Field(default_factory=AssignmentSettings, description="case placement")
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings, description="time limits and lights")
+    inspections: InspectionSettings = Field(default_factory=InspectionSettings,
+                                            description="排查 cadence per level (网格工作台)")
     metrics: MetricSettings = Field(default_factory=MetricSettings, description="metrics per unit and period")
     map: MapSettings = Field(default_factory=MapSettings, description="map display")
     app_db: AppDBSettings = Field(default_factory=AppDBSettings, description="app database (alerts, audit log)")

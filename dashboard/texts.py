@@ -83,6 +83,12 @@ TEXTS: dict[str, dict[str, str]] = {
                     "copy the link to share this view."},
     "to": {"zh": "至", "en": "to"},
     "whole_jurisdiction": {"zh": "全辖区", "en": "Whole jurisdiction"},
+    # --- drill-down breadcrumbs (ui.breadcrumbs) ---
+    "crumb_mine": {"zh": "我的网格", "en": "My grids"},
+    "crumb_up": {"zh": "返回这一级", "en": "Back up to this level"},
+    "crumb_down_township": {"zh": "下钻：选择乡镇（街道）", "en": "Drill down: pick a township"},
+    "crumb_down_community": {"zh": "下钻：选择村（社区）", "en": "Drill down: pick a village / community"},
+    "crumb_down_grid": {"zh": "下钻：选择网格", "en": "Drill down: pick a grid"},
     "unknown": {"zh": "未知", "en": "unknown"},
     "other_categories": {"zh": "其余类别", "en": "Other categories"},
     # --- KPIs (views.kpis) ---

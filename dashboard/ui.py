@@ -1,5 +1,6 @@
 """Shared Streamlit helpers: settings, the current snapshot, scheduler, banners, errors, and the glue of the
-views: language, demo identity, global filters in the URL, page context, cached views, KPI tiles, screen mode.
+views: language, demo identity, global filters in the URL, page context, cached views, KPI tiles, screen mode,
+drill-down breadcrumbs.
 
 Pages start with `ctx = ui.page_context()` and read data only through `ui.cached_view(views.fn, ctx, *args)`
 (see dashboard/views.py); `app.py` calls `ui.sidebar_controls()` before `st.navigation`.
@@ -233,12 +234,14 @@ WIDGET_KEYS = (LANG_KEY, PERIOD_KEY, RANGE_KEY, *UNIT_KEYS.values())
 _APPLIED = "_gw_url_applied"  # the filter query params this session last wrote (or adopted)
 _SEED = "_gw_seed"            # widget values taken from the URL, used where a widget has no state yet
 _FILTERS = "_gw_filters"
+_DRILLED = "_gw_drilled"      # unit widget keys a breadcrumb wrote for the next run (go_to_unit)
 DEFAULT_ROLE = "office"
 
 # The sidebar widgets are never written through st.session_state; each gets its current value as its
 # explicit default (index/value). A widget whose identity changes between runs (Streamlit does that for
 # entry-point widgets on a session's first run) then keeps the user's choice instead of jumping to the
-# first option, and Streamlit never warns about a value set both ways.
+# first option, and Streamlit never warns about a value set both ways. The one exception is a breadcrumb
+# click (go_to_unit): a widget callback writes the unit selectors, which are then drawn without a default.
 
 
 def demo_mode(s: Settings | None, snap: snapshots.Snapshot | None) -> bool:
@@ -347,6 +350,8 @@ def sidebar_controls() -> None:
     units = cached_units(s, snap, viewer0) if s is not None and snap is not None and viewer0 is not None else None
     _adopt_url(snap, s, units)
     side = st.sidebar
+    # Every format_func gets the language bound when its widget is made: Streamlit (and AppTest) may call
+    # it outside a script run, where the session's language cannot be read and lang() would say zh.
     side.segmented_control(_t("lang_label"), ["zh", "en"], key=LANG_KEY, required=True,
                            default=_current(LANG_KEY, ("zh", "en"), "zh"),
                            format_func=lambda v: "中文" if v == "zh" else "English")
@@ -363,10 +368,11 @@ def sidebar_controls() -> None:
 
 
 def _identity_picker(side: Any, s: Settings, snap: snapshots.Snapshot) -> None:
-    side.caption(f"**{t('viewer_heading')}**")
+    lang_ = lang()
+    side.caption(f"**{t('viewer_heading', lang_)}**")
     roles = list(ROLES)
-    role = side.selectbox(t("viewer_role"), roles, index=roles.index(_current(ROLE_KEY, roles, DEFAULT_ROLE)),
-                          key=ROLE_KEY, format_func=lambda r: t(f"role_{r}"))
+    role = side.selectbox(t("viewer_role", lang_), roles, index=roles.index(_current(ROLE_KEY, roles, DEFAULT_ROLE)),
+                          key=ROLE_KEY, format_func=lambda r, lang_=lang_: _t(f"role_{r}", lang_))
     if role == "grid_worker":
         choices = _worker_choices(str(s.data_path), snap.version)
         labels = {w: f"{w} {name}（{n}）" for w, name, n in choices}
@@ -395,7 +401,7 @@ def _filter_widgets(side: Any, s: Settings, snap: snapshots.Snapshot, viewer: Vi
     periods = list(flt.PERIODS)
     code = side.selectbox(t("filter_period"), periods, key=PERIOD_KEY,
                           index=periods.index(_current(PERIOD_KEY, periods, flt.DEFAULT_PERIOD)),
-                          format_func=lambda c: t(f"period_{c}"))
+                          format_func=lambda c, lang_=lang(): _t(f"period_{c}", lang_))
     period = flt.Period(code)
     if code == "custom":
         picked = side.date_input(t("filter_range"), value=_valid_range(today, earliest), key=RANGE_KEY,
@@ -414,6 +420,7 @@ def _filter_widgets(side: Any, s: Settings, snap: snapshots.Snapshot, viewer: Vi
             grid = _unit_select(side, "grid", dict(options.grids.get(comm, ())))
             if grid:
                 unit = flt.Unit("grid", grid)
+    st.session_state.pop(_DRILLED, None)
     side.caption(t("filter_link"))
     return flt.Filters(period=period, unit=unit, lang=lang())
 
@@ -431,9 +438,12 @@ def _valid_range(today: dt.date, earliest: dt.date) -> tuple[dt.date, dt.date]:
 def _unit_select(side: Any, kind: str, choices: dict[str, str]) -> str:
     """One level of the drill path ("" = all); a remembered value outside `choices` falls back to all."""
     options = ["", *choices]
+    # A value a breadcrumb just wrote (go_to_unit) is the widget's state; a default besides it would make
+    # Streamlit warn about a value set both ways.
+    drilled = UNIT_KEYS[kind] in st.session_state.get(_DRILLED, ())
     picked = side.selectbox(t(f"filter_{kind}"), options, key=UNIT_KEYS[kind],
-                            index=options.index(_current(UNIT_KEYS[kind], options, "")),
-                            format_func=lambda v: choices.get(v, v) if v else t("filter_all"))
+                            index=0 if drilled else options.index(_current(UNIT_KEYS[kind], options, "")),
+                            format_func=lambda v, all_=t("filter_all"): choices.get(v, v) if v else all_)
     return str(picked or "")
 
 
@@ -552,3 +562,112 @@ def apply_screen_mode() -> bool:
     if on:
         st.html(SCREEN_CSS)
     return on
+
+
+# --- drill-down breadcrumbs -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Crumb:
+    """One item of a drill path: the unit, its name, and its (kind, id) steps from the township down."""
+
+    unit: flt.Unit
+    label: str
+    path: tuple[tuple[str, str], ...] = ()
+
+
+def drill_trail(units: pd.DataFrame, unit: flt.Unit, *, root: str) -> list[Crumb]:
+    """The breadcrumb trail of `unit` from `root` (the viewer's whole scope) down to `unit` itself, named from
+    the viewer-scoped unit table (views.unit_table); a unit holding none of the viewer's grids gives the root."""
+    trail = [Crumb(flt.Unit(), root)]
+    if unit.is_county:
+        return trail
+    rows = units[units[views.UNIT_COLUMN[unit.type]].astype("str") == unit.id]
+    if rows.empty:
+        return trail
+    row = rows.iloc[0]
+    path: tuple[tuple[str, str], ...] = ()
+    for kind in ("township", "community", "grid"):
+        unit_id, name = str(row[views.UNIT_COLUMN[kind]]), row[f"{kind}_name"]
+        path = (*path, (kind, unit_id))
+        trail.append(Crumb(flt.Unit(kind, unit_id), name if isinstance(name, str) and name else unit_id, path))
+        if kind == unit.type:
+            break
+    return trail
+
+
+def drill_children(options: views.UnitOptions, unit: flt.Unit) -> tuple[tuple[str, str], ...]:
+    """(id, name) of the units one level below `unit` that hold grids of the viewer; none below a grid."""
+    if unit.is_county:
+        return options.townships
+    if unit.type == "township":
+        return options.communities.get(unit.id, ())
+    if unit.type == "community":
+        return options.grids.get(unit.id, ())
+    return ()
+
+
+def go_to_unit(path: tuple[tuple[str, str], ...]) -> None:
+    """Make the unit at the end of `path` ((kind, id) from the township down; () = the viewer's whole scope)
+    the global unit filter from the next run on: the sidebar's drill selectors, hence the URL and every page.
+
+    A widget callback (on_click / on_change): Streamlit runs it before the next run, when widget values may
+    still be written, and then tells the browser's sidebar the new values. Only the selectors that run draws
+    are written (the township one always, a lower one when the level above is chosen); the seed covers the
+    others, so a lower level from an older link cannot come back when its selector reappears.
+    """
+    ids = dict(path)
+    seed = dict(st.session_state.get(_SEED, {}))
+    written: set[str] = set()
+    drawn = True
+    for kind, key in UNIT_KEYS.items():
+        value = ids.get(kind, "")
+        seed[key] = value
+        if drawn:
+            st.session_state[key] = value
+            written.add(key)
+        drawn = bool(value)
+    st.session_state[_SEED] = seed
+    st.session_state[_DRILLED] = written
+
+
+def _drill_picked(widget_key: str, kind: str, path: tuple[tuple[str, str], ...]) -> None:
+    child = st.session_state.get(widget_key)
+    if child:
+        go_to_unit((*path, (kind, str(child))))
+
+
+def breadcrumbs(ctx: PageContext | None = None, *, key: str = "crumbs", drill: bool = True) -> None:
+    """The drill path of the global unit filter, 新城区 › 迎新路街道 › 胜利社区 › 第3网格: each upper item is a
+    button back up to that unit and (with `drill`) a selector steps down to one of the current unit's
+    children. Both set the global unit filter as the sidebar does (URL, every page). Only units holding grids
+    of the viewer are named or offered; a viewer scoped to some grids starts from "my grids".
+
+    Call it outside st.fragment: a click must rerun the whole app, sidebar and URL included. Without `ctx` it
+    reads this run's own and draws nothing when there is no usable snapshot (the page says why).
+    """
+    if ctx is None:
+        try:
+            s, snap = settings(), current_snapshot()
+        except GridwatchError:
+            return
+        ctx = PageContext(s, snap, current_viewer(s, snap), current_filters())
+    lang_ = ctx.lang
+    units = cached_units(ctx.settings, ctx.snap, ctx.viewer)
+    root = (ctx.jurisdiction or t("whole_jurisdiction", lang_)) if ctx.viewer.sees_all else t("crumb_mine", lang_)
+    trail = drill_trail(units, ctx.filters.unit, root=root)
+    here = trail[-1]
+    children = drill_children(cached_view(views.unit_options, ctx), here.unit) if drill else ()
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", key=key):
+        for crumb in trail[:-1]:
+            st.button(escape_markdown(crumb.label), key=f"{key}-up-{crumb.unit.type}", type="tertiary",
+                      help=t("crumb_up", lang_), on_click=go_to_unit, args=(crumb.path,))
+            st.markdown("›", width="content")
+        st.markdown(f"**{escape_markdown(here.label)}**", width="content")
+        if children:
+            kind = views.CHILD_TYPE[here.unit.type]
+            names = dict(children)
+            pick = f"{key}-down-{here.unit.type}-{here.unit.id}"  # a new, empty selector on every level
+            st.selectbox(t(f"crumb_down_{kind}", lang_), list(names), index=None, key=pick,
+                         placeholder=t(f"crumb_down_{kind}", lang_), label_visibility="collapsed", width=240,
+                         format_func=lambda v, names=names: names.get(v, v),
+                         on_change=_drill_picked, args=(pick, kind, here.path))

@@ -1242,7 +1242,7 @@ def supervision_orders(viewer: Viewer, snap: Snapshot, settings: Settings, filte
     left_days = np.floor((due - now) / _DAY).where(pending & ~sup["_overdue"])
     # overdue, then awaiting feedback by due date, then answered awaiting 销号, then closed; newest first within
     group = np.where(sup["_overdue"], 0, np.where(pending, 1, np.where(sup["_open"], 2, 3)))
-    tier_rank = sup["tier"].map({m.code: m.rank for m in TIER.members}).fillna(0)
+    tier_rank = pd.to_numeric(sup["tier"].map({m.code: m.rank for m in TIER.members}), errors="coerce").fillna(0)
     within = np.where(group == 0, -over_days.fillna(0),
                       np.where(group == 1, left_days.fillna(1e9), -((issued - _EPOCH) / _DAY).fillna(0)))
     sup = sup.assign(_g=group, _w=within, _t=-tier_rank, _over=over_days, _left=left_days)
@@ -1332,15 +1332,25 @@ __all__ = [
 
 # --- 网格工作台 -------------------------------------------------------------------------------------------
 
-# 排查 cadence in days (SPEC §10): a village (村) grid every 10 days, an urban community (社区) grid every
-# half month; the district's own check is monthly (30 days) and is not a grid's cadence.
-INSPECTION_DAYS = {"village": 10, "community": 15, "district": 30}
+INSPECTION_LEVELS = ("village", "township", "district")  # 村/社区, 乡镇/街道, 县/区 (settings.inspections)
 WORKBENCH_CARDS = 60  # cards listed; the rest are counted
 
 
-def inspection_cadence(community_name: str) -> int:
-    """Days between two 排查 of a grid: 10 for a village's grids (community name ends in 村), else 15."""
-    return INSPECTION_DAYS["village"] if str(community_name or "").endswith("村") else INSPECTION_DAYS["community"]
+def inspection_level(settings: Settings, *, grid_id: Any, community_id: Any, township_id: Any) -> str:
+    """The level whose 排查 cadence a grid follows: district or township when the grid, its community or its
+    township is listed in inspections.district_units / township_units (district first), else village (村/社区)."""
+    ids = {str(v) for v in (grid_id, community_id, township_id) if not pd.isna(v)}
+    if ids & set(settings.inspections.district_units):
+        return "district"
+    if ids & set(settings.inspections.township_units):
+        return "township"
+    return "village"
+
+
+def inspection_cadence(settings: Settings, level: str) -> int:
+    """Days between two 排查 of a grid at `level` (inspections.village_days / township_days / district_days)."""
+    cfg = settings.inspections
+    return {"village": cfg.village_days, "township": cfg.township_days, "district": cfg.district_days}[level]
 
 
 @dataclass(frozen=True)
@@ -1426,9 +1436,11 @@ def _inspection_due(viewer: Viewer, snap: Snapshot, settings: Settings, grids: p
     last = (pd.to_datetime(done["inspected_at"], utc=True).dt.tz_convert(settings.timezone).dt.date
             .groupby(done["grid_id"].astype("str")).max()) if len(done) else pd.Series(dtype="object")
     rows = []
-    for gid, gname, cname in zip(grids["grid_id"].astype("str"), grids["grid_name"].astype("str"),
-                                 grids["community_name"].astype("str"), strict=True):
-        cadence = inspection_cadence(cname)
+    for gid, gname, cname, cid, tid in zip(grids["grid_id"].astype("str"), grids["grid_name"].astype("str"),
+                                           grids["community_name"].astype("str"), grids["community_id"],
+                                           grids["township_id"], strict=True):
+        cadence = inspection_cadence(settings, inspection_level(settings, grid_id=gid, community_id=cid,
+                                                                township_id=tid))
         prev = last.get(gid)
         due = (prev + dt.timedelta(days=cadence)) if prev is not None and not pd.isna(prev) else today
         rows.append({"grid_name": gname, "community_name": cname, "last": None if due == today and prev is None

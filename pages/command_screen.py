@@ -50,6 +50,9 @@ CSS = f"""<style>
 @container (max-width: 800px) {{
   .st-key-kpis [data-testid="stColumn"] {{ flex: 1 1 22% !important; width: 22% !important; }}
 }}
+@container (max-width: 480px) {{  /* a phone: two tiles a row, so that the labels are not cut to one character */
+  .st-key-kpis [data-testid="stColumn"] {{ flex: 1 1 40% !important; width: 40% !important; }}
+}}
 @container (max-width: 1450px) {{
   {MID} {{ flex-wrap: wrap; }}
   {MID} > [data-testid="stColumn"]:nth-child(1) {{ flex: 1 1 34% !important; width: 34% !important; }}
@@ -66,6 +69,9 @@ CSS = f"""<style>
 .gw-bar .gw-sub {{ color: {palette.MUTED}; font-size: 1.1rem; font-weight: 400; letter-spacing: 0.1em; }}
 .gw-bar .gw-meta {{ margin-left: auto; color: {palette.MUTED}; font-size: 1.0rem; }}
 .gw-bar .gw-meta b {{ color: {palette.TEXT}; font-weight: 600; }}
+@media (max-width: 640px) {{  /* a phone (grid workers open this page too): the scope and time line wraps */
+  .gw-bar .gw-meta {{ white-space: normal; margin-left: 0; }}
+}}
 .gw-chip {{ display: inline-block; padding: 0.1rem 0.6rem; border-radius: 0.3rem; font-size: 0.95rem;
   font-weight: 600; }}
 .gw-chip.sensitive {{ background: {palette.level_hex("red")}; color: #fff; }}
@@ -354,4 +360,6 @@ def live() -> None:
 
 
 st.html(CSS)
+if not ui.screen_mode():  # the wall is not clicked; elsewhere drill county → township → community → grid
+    ui.breadcrumbs(key="cmd-crumbs")  # outside the fragment: a click reruns the app (sidebar, URL)
 live()

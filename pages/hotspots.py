@@ -1,5 +1,6 @@
 """热点追踪: alert registry (level / detector / state filters), hot-spot map with emerging classes, per-alert
-evidence, history and lifecycle actions (签收 / 交办 / 化解 / 误报) in the app DB."""
+evidence, history and lifecycle actions (签收 / 交办 / 化解 / 误报) in the app DB; drill-down breadcrumbs set the
+global unit filter (county → township → community → grid)."""
 
 from __future__ import annotations
 
@@ -51,13 +52,14 @@ def registry(ctx: ui.PageContext, db: appdb.AppDB | None) -> pd.DataFrame:
     levels = list(dict.fromkeys(frame["level"]))
     detectors = dict(zip(frame["detector"], frame["detector_label"], strict=True))
     level_names = dict(zip(frame["level"], frame["level_label"], strict=True))
+    everything = t("filter_all", lang)  # none picked = no filter (Streamlit's own placeholder is English)
     with st.container(horizontal=True):
-        pick_level = st.multiselect(t("hs_filter_level", lang), levels, key="hs_level",
+        pick_level = st.multiselect(t("hs_filter_level", lang), levels, key="hs_level", placeholder=everything,
                                     format_func=lambda v: level_names.get(v, v))
         pick_det = st.multiselect(t("hs_filter_detector", lang), list(detectors), key="hs_detector",
-                                  format_func=lambda v: detectors.get(v, v))
+                                  placeholder=everything, format_func=lambda v: detectors.get(v, v))
         pick_state = st.multiselect(t("hs_filter_state", lang), list(appdb.STATES), key="hs_state",
-                                    format_func=lambda v: state_label(v, lang))
+                                    placeholder=everything, format_func=lambda v: state_label(v, lang))
     mask = pd.Series(True, index=frame.index)
     if pick_level:
         mask &= frame["level"].isin(pick_level)
@@ -212,6 +214,7 @@ def main() -> None:
     if ctx is None:
         return
     st.title(t("page_hotspots", ctx.lang))
+    ui.breadcrumbs(ctx, key="hs-crumbs")  # county → township → community → grid, as the sidebar's unit filter
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
         st.success(flash)

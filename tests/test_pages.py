@@ -183,3 +183,13 @@ def test_title_bar_shows_the_sensitive_period(app: AppTest, site: Path) -> None:
         assert any("【重点时期】春节" in h.value for h in at.html)
     finally:
         path.write_text(original, encoding="utf-8")
+
+
+def test_page_url_paths_differ_from_file_stems() -> None:
+    """AppTest (and legacy multipage apps) would run pages/<stem>.py without app.py otherwise."""
+    import re
+
+    source = Path(APP).read_text(encoding="utf-8")
+    specs = re.findall(r'PageSpec\("pages/([^"]+)\.py", "[^"]+", "[^"]+", "[^"]+", "([^"]+)"', source)
+    assert len(specs) == 6
+    assert all(stem != url for stem, url in specs), specs
