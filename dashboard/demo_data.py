@@ -1885,7 +1885,8 @@ def _truth_document(geo: _Geography, built: _Built, *, seed: int, end: dt.date, 
         case_ids = [str(v) for v in ids.take(pa.array(p.rows)).to_pylist()]
         entry: dict[str, Any] = {"type": p.type, "scope": p.scope, "scope_ids": p.scope_ids,
                                  "onset": p.onset.isoformat(), "onset_rule": ONSET_RULES[p.type],
-                                 "first_case": _date_of(int(recv[p.rows].min())).isoformat(),
+                                 "first_case": (_date_of(int(recv[p.rows].min())).isoformat()
+                                                if len(p.rows) else None),  # tiny builds may plant nothing
                                  "count": len(case_ids)}
         if p.type == "repeat_petitioner":
             entry["scope_ids"] = [built.table["petitioner_key"][int(p.rows[0])].as_py()]
