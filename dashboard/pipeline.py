@@ -168,6 +168,7 @@ class SameDay:
     # they are copied into the new file row group by row group on the writer thread, as they were
     # written (same deadlines, same 包案 table), never converted to pandas or recomputed.
     keep: Any = None
+    previous_metrics: Any = None  # Future of the previous metrics.parquet, read while the merge goes on
 
 
 def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: bool) -> str:
@@ -282,7 +283,7 @@ def _metrics(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: p
     plus_dl = pd.concat([deadlines.iloc[kin], deadlines.iloc[same.base_len:]], ignore_index=True)
     minus = pd.concat([base.iloc[kin], same.old_changed.reindex(columns=core)], ignore_index=True)
     minus_dl = pd.concat([deadlines.iloc[kin], same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
-    previous = snapshots.read_table(same.prev, "metrics")
+    previous = same.previous_metrics.result()
     built.manifest["same_day_update"] = {"recomputed_cases": len(plus) + len(minus)}
     return apply_metric_deltas(previous, metrics_of(plus, plus_dl), metrics_of(minus, minus_dl))
 
@@ -529,6 +530,11 @@ def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, 
     import pyarrow.compute as pc
 
     deadline_cols = list(DEADLINE_COLUMNS)
+    previous_metrics = None
+    if same_day:  # needed by the metrics step; decoded (outside the GIL) while the cases are merged
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-metrics")
+        previous_metrics = reader.submit(snapshots.read_table, prev, "metrics")
+        reader.shutdown(wait=False)
     wanted = [c for c in CORE_COLUMNS if c not in UNREAD_COLUMNS] + deadline_cols if same_day else CORE_COLUMNS
     table = snapshots.read_arrow(prev, "cases", wanted)
     changed_ids = pa.array(raw_ids.drop_duplicates().to_numpy(dtype=object), type=pa.string())
@@ -540,7 +546,8 @@ def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, 
         core = [c for c in wanted if c not in deadline_cols]
         built.same_day = SameDay(prev=prev, base_len=base_table.num_rows,
                                  base_deadlines=base_table.select(deadline_cols).to_pandas(),
-                                 old_changed=table.filter(changed).to_pandas(), keep=keep)
+                                 old_changed=table.filter(changed).to_pandas(), keep=keep,
+                                 previous_metrics=previous_metrics)
         base = base_table.select(core).to_pandas()
     else:
         base = base_table.to_pandas()
