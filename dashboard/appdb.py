@@ -437,11 +437,22 @@ def _audit(conn: Connection, *, at: datetime, who: str, action: str, object_type
 
 
 def audit_entries(db: AppDB, *, since: datetime | None = None, object_type: str | None = None,
-                  object_id: str | None = None, limit: int = 1000) -> pd.DataFrame:
-    """Audit rows, newest first: id, at (UTC), who, action, object_type, object_id, details (dict)."""
+                  object_id: str | None = None, limit: int = 1000, until: datetime | None = None,
+                  action: str | None = None, who_contains: str | None = None) -> pd.DataFrame:
+    """Audit rows, newest first: id, at (UTC), who, action, object_type, object_id, details (dict).
+
+    Every filter is a bound parameter (`who_contains` a LIKE with its wildcards escaped). The audit log has
+    no update or delete function: it is append-only, also in the database (triggers, migration 0001).
+    """
     q = sa.select(audit_table).order_by(audit_table.c.id.desc()).limit(limit)
     if since is not None:
         q = q.where(audit_table.c.at >= _aware(since, "since"))
+    if until is not None:
+        q = q.where(audit_table.c.at < _aware(until, "until"))
+    if action is not None:
+        q = q.where(audit_table.c.action == action)
+    if who_contains:
+        q = q.where(audit_table.c.who.contains(who_contains, autoescape=True))
     if object_type is not None:
         q = q.where(audit_table.c.object_type == object_type)
     if object_id is not None:

@@ -303,6 +303,14 @@ class WarningSettings(_Section):
         "while one is in force every alert level goes up one step and the count thresholds (not the 5-person "
         "collective size) are multiplied by threshold_factor (default 1)")
 
+    @field_validator("repeated_collective_key")
+    @classmethod
+    def _column_names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v)]
+        if bad:
+            raise ValueError(f"{bad} are not column names (letters, digits and _ only)")
+        return value
+
     @field_validator("emerging_alert_levels")
     @classmethod
     def _known_classes(cls, value: dict[str, str]) -> dict[str, str]:
@@ -337,6 +345,68 @@ class ServerSettings(_Section):
     port: int = Field(8501, ge=1, le=65535, description="port the app listens on")
 
 
+_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$"
+ROLE_NAMES = ("leader", "office", "grid_worker", "discipline", "admin")  # dashboard.viewer.ROLES
+
+
+class AuthSettings(_Section):
+    """Sign-in (SPEC §9). OIDC itself (client id, secret, provider URL, cookie secret) is configured in
+    .streamlit/secrets.toml [auth], never here; this section says how claims become roles and grids."""
+
+    mode: Literal["none", "demo", "oidc"] | None = Field(
+        None, description="none = no sign-in, every visitor is anonymous_roles (trusted single-user setups "
+        "only; a banner says so) | demo = role picker in the sidebar, banner on every page | oidc = st.login "
+        "via .streamlit/secrets.toml [auth]; empty: demo when demo.enabled, else oidc when secrets.toml has "
+        "an [auth] section, else none")
+    provider: str | None = Field(
+        None, pattern=_IDENTIFIER, description="name of the provider section ([auth.NAME] in secrets.toml) "
+        "passed to st.login; empty for the unnamed [auth] section")
+    roles_claim: str = Field(
+        "groups", pattern=_IDENTIFIER, description="ID-token claim holding the user's groups (a list or one "
+        "string) that role_map turns into roles")
+    role_map: dict[str, list[Literal["leader", "office", "grid_worker", "discipline", "admin"]]] = Field(
+        default_factory=lambda: {r: [r] for r in ROLE_NAMES},
+        description="claim value -> Gridwatch roles, e.g. {\"xf-ldb\" = [\"office\"]}; a user whose claim "
+        "values map to no role sees a no-access message")
+    worker_claim: str = Field(
+        "sub", pattern=_IDENTIFIER, description="claim that identifies a grid worker (sub, or a login claim "
+        "such as preferred_username)")
+    worker_column: Literal["worker_id", "login"] = Field(
+        "worker_id", description="grid_workers column the worker_claim is matched against (their grids "
+        "come from worker_grids)")
+    name_claims: list[str] = Field(
+        default_factory=lambda: ["name", "preferred_username", "email", "sub"],
+        description="claims tried in order for the name shown and written to the audit log")
+    anonymous_roles: list[Literal["leader", "office", "grid_worker", "discipline", "admin"]] = Field(
+        default_factory=lambda: ["office"], description="roles of every visitor in mode none (whole jurisdiction)")
+
+    @field_validator("name_claims")
+    @classmethod
+    def _claim_names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(_IDENTIFIER, v)]
+        if bad:
+            raise ValueError(f"claim names {bad} are not identifiers (letters, digits, _ . : -)")
+        return value
+
+
+class PrivacySettings(_Section):
+    """Personal-data protection (SPEC §9)."""
+
+    small_count_threshold: int = Field(
+        5, ge=1, le=100, description="counts of aggregates below this (and above 0) are shown as \"<N\" to roles "
+        "without point access and in exports; 1 turns suppression off")
+
+
+class ReportSettings(_Section):
+    """周通报 / 月分析 / 季研判 exports (dashboard/reports.py). Fonts are names written to the DOCX (w:eastAsia),
+    not embedded: Word/WPS substitute a similar font when one is missing (see dashboard/reports.py)."""
+
+    issuer: str = Field("信访工作联席会议办公室", description="issuing office printed in the title block of a report")
+    title_font: str = Field("黑体", description="East Asian font of the report title (e.g. 方正小标宋简体 where installed)")
+    heading_font: str = Field("黑体", description="East Asian font of headings and table headers")
+    body_font: str = Field("仿宋", description="East Asian font of the text and tables (e.g. 仿宋_GB2312 where installed)")
+
+
 class Settings(_Section):
     """All settings of one Gridwatch installation."""
 
@@ -360,6 +430,9 @@ class Settings(_Section):
     warnings: WarningSettings = Field(default_factory=WarningSettings, description="early-warning detectors")
     demo: DemoSettings = Field(default_factory=DemoSettings, description="embedded demo data")
     server: ServerSettings = Field(default_factory=ServerSettings, description="app server")
+    reports: ReportSettings = Field(default_factory=ReportSettings, description="report exports")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="sign-in and roles")
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings, description="personal-data protection")
 
     # Directory that relative paths are resolved against (the config file's folder); not a TOML key.
     base_dir: str = Field(".", exclude=True, description="folder of the config file (set by the loader)")

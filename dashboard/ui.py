@@ -20,10 +20,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import filters as flt
-from dashboard import palette, scheduler, snapshots, views
+from dashboard import appdb, auth, palette, scheduler, snapshots, views
 from dashboard.settings import Settings, load_settings
 from dashboard.texts import t as _t
-from dashboard.viewer import ROLES, Viewer, default_viewer, grids_of_worker, make_viewer
+from dashboard.viewer import ROLES, Viewer, default_viewer, grids_of_worker, make_viewer, nobody
 from geo.warnings import active_sensitive_period
 from loaders.errors import GridwatchError
 
@@ -194,6 +194,12 @@ def banners(snap: snapshots.Snapshot | None, *, demo_banner: bool = True, period
         box.warning(period_message(period), icon="🔺")
     if demo_banner and demo_mode(s, snap):
         box.warning(t("demo_banner"), icon="🧪")
+    mode = auth.resolve_mode(s) if s is not None else None
+    if mode == "demo" and not demo_mode(s, snap):  # the 示例数据 banner already says "demo" otherwise
+        box.warning(t("auth_demo_banner"), icon="🧪")
+    elif mode == "none" and s is not None:
+        roles = "、".join(t(f"role_{r}") for r in s.auth.anonymous_roles) or "—"
+        box.info(t("auth_none_banner").format(roles=roles), icon="🔓")
 
 
 def refresh_sidebar() -> None:
@@ -315,18 +321,45 @@ def _worker_grids(data_dir: str, version: str, worker_id: str) -> frozenset[str]
 
 
 def current_viewer(s: Settings | None = None, snap: snapshots.Snapshot | None = None) -> Viewer:
-    """The viewer of this session: the demo picker's role (and grid worker) in demo mode, else
-    `viewer.default_viewer` until sign-in exists (#6). Always in the session's language."""
-    if not demo_mode(s, snap) or snap is None or s is None:
-        return default_viewer(lang())
+    """The viewer of this session (see `current_identity`); nobody (no role, no grid) when not signed in."""
+    return current_identity(s, snap).viewer
+
+
+def current_identity(s: Settings | None = None, snap: snapshots.Snapshot | None = None) -> auth.Identity:
+    """Who is looking, by `[auth] mode` (dashboard.auth.resolve_mode): oidc → the signed-in user's claims
+    mapped to roles and, for a grid worker, their grids; demo → the sidebar picker's role (and grid worker);
+    none → `[auth] anonymous_roles`. Always in the session's language."""
+    lang_ = lang()
+    if s is None:  # no usable config: pages show the error and nothing else
+        return auth.Identity(default_viewer(lang_))
+    mode = auth.resolve_mode(s)
+    if mode == "none":
+        return auth.Identity(make_viewer(s.auth.anonymous_roles, lang=lang_))
+    if mode == "oidc":
+        claims = auth.current_claims()
+        if claims is None:
+            reason: auth.Reason = "not_logged_in" if auth.secrets_auth_configured() else "not_configured"
+            return auth.Identity(nobody(lang_), reason)
+        workers, links = _worker_tables(s, snap)
+        return auth.identity_from_claims(claims, s, workers=workers, worker_grids=links, lang=lang_)
+    if snap is None:
+        return auth.Identity(default_viewer(lang_))
     role = _current(ROLE_KEY, ROLES, DEFAULT_ROLE)
     if role != "grid_worker":
-        return make_viewer([role], name=t(f"role_{role}"), lang=lang())
+        return auth.Identity(make_viewer([role], name=t(f"role_{role}"), lang=lang_))
     choices = _worker_choices(str(s.data_path), snap.version)
     worker = _current(WORKER_KEY, [c[0] for c in choices], None) or ""
     grids = _worker_grids(str(s.data_path), snap.version, worker) if worker else frozenset()
     name = dict((c[0], c[1]) for c in choices).get(worker, worker)
-    return make_viewer(["grid_worker"], name=name, grids=grids, lang=lang(), worker_id=worker or None)
+    return auth.Identity(make_viewer(["grid_worker"], name=name, grids=grids, lang=lang_, worker_id=worker or None))
+
+
+def _worker_tables(s: Settings, snap: snapshots.Snapshot | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """grid_workers (worker_id, name, login) and worker_grids of the snapshot; empty without one."""
+    if snap is None:
+        return (pd.DataFrame(columns=["worker_id", "name", "login"]), pd.DataFrame(columns=["worker_id", "grid_id"]))
+    return (views.read_table(snap, "grid_workers", ("worker_id", "name", "login")),
+            views.read_table(snap, "worker_grids", ("worker_id", "grid_id")))
 
 
 def current_filters() -> flt.Filters:
@@ -358,9 +391,11 @@ def sidebar_controls() -> None:
     if s is None or snap is None:
         _write_url(flt.Filters(lang=lang()))
         return
-    if demo_mode(s, snap):
+    if auth.resolve_mode(s) == "demo":
         _identity_picker(side, s, snap)
     viewer = current_viewer(s, snap)
+    if not viewer.roles:
+        return
     units = cached_units(s, snap, viewer)
     f = _filter_widgets(side, s, snap, viewer, units)
     st.session_state[_FILTERS] = f
@@ -507,6 +542,9 @@ def page_context(*, show_banners: bool = True, demo_banner: bool = True,
     if show_banners:
         banners(snap, demo_banner=demo_banner, period_banner=period_banner)
     viewer = current_viewer(s, snap)
+    if not viewer.roles:  # app.py shows the login prompt instead of any page; a page run alone stops here
+        st.info(t("auth_login_text"))
+        return None
     return PageContext(s, snap, viewer, current_filters())
 
 
@@ -671,3 +709,128 @@ def breadcrumbs(ctx: PageContext | None = None, *, key: str = "crumbs", drill: b
                          placeholder=t(f"crumb_down_{kind}", lang_), label_visibility="collapsed", width=240,
                          format_func=lambda v, names=names: names.get(v, v),
                          on_change=_drill_picked, args=(pick, kind, here.path))
+
+
+# --- sign-in gate and audit log (SPEC §9) ---------------------------------------------------------------
+
+_LOGIN_AUDITED = "_gw_login_audited"  # the login whose sign-in this session already wrote to the audit log
+_DENIED_AUDITED = "_gw_denied_audited"
+_VIEW_AUDITED = "_gw_view_audited"    # (page, scope, filters) of the last personal-data page view logged
+_log = __import__("logging").getLogger(__name__)
+
+
+def gate() -> Viewer | None:
+    """app.py, before the sidebar and st.navigation: the viewer when this session may see pages, else None
+    (then app.py routes every URL to `login_page`). Writes the sign-in to the audit log once per session and
+    puts who is signed in, with a sign-out button, in the sidebar."""
+    try:
+        s = settings()
+    except GridwatchError:
+        return session_viewer()  # no usable config: every page shows the error and no data
+    try:
+        snap: snapshots.Snapshot | None = current_snapshot()
+    except GridwatchError:
+        snap = None
+    ident = current_identity(s, snap)
+    if not ident.ok:
+        return None
+    note_config(s, ident.viewer)
+    if auth.resolve_mode(s) == "oidc":
+        viewer = ident.viewer
+        if st.session_state.get(_LOGIN_AUDITED) != viewer.login:
+            audit("login", "session", viewer.login or viewer.name, viewer=viewer,
+                  details={"mode": "oidc", "worker_id": viewer.worker_id})
+            st.session_state[_LOGIN_AUDITED] = viewer.login
+        st.sidebar.caption(t("auth_signed_in").format(who=escape_markdown(viewer.name or viewer.login or "")))
+        if st.sidebar.button(t("auth_logout"), key="gw_logout"):
+            st.session_state.pop(_LOGIN_AUDITED, None)
+            st.logout()
+    return ident.viewer
+
+
+def login_page() -> None:
+    """The only page of a session that may see none: the login prompt, or why a signed-in user has no access."""
+    s: Settings | None = None
+    snap: snapshots.Snapshot | None = None
+    try:
+        s = settings()
+        snap = current_snapshot()
+    except GridwatchError:
+        pass
+    ident = current_identity(s, snap)
+    if ident.reason == "not_configured":
+        st.title(t("auth_login_title"))
+        st.error(t("auth_not_configured"), icon="🔒")
+        return
+    if ident.reason in ("no_role", "no_worker"):
+        viewer = ident.viewer
+        st.title(t("app_title"))
+        st.error(t(f"auth_{ident.reason}").format(who=escape_markdown(viewer.name or viewer.login or "?")), icon="🚫")
+        if st.session_state.get(_DENIED_AUDITED) != viewer.login:
+            audit("access_denied", "session", viewer.login or viewer.name or "?", viewer=viewer,
+                  details={"reason": ident.reason})
+            st.session_state[_DENIED_AUDITED] = viewer.login
+        if st.button(t("auth_logout"), key="gw_logout_denied"):
+            st.logout()
+        return
+    st.title(t("auth_login_title"))
+    st.write(t("auth_login_text"))
+    if st.button(t("auth_login_button"), key="gw_login", type="primary"):
+        provider = s.auth.provider if s is not None else None
+        if provider:
+            st.login(provider)
+        else:
+            st.login()
+
+
+@st.cache_resource(show_spinner=False)
+def _audit_db(url: str, busy_timeout_s: float) -> appdb.AppDB:
+    """One app DB engine per process and URL for audit rows (migrated once)."""
+    return appdb.open_app_db_url(url, busy_timeout_seconds=busy_timeout_s)
+
+
+def audit(action: str, object_type: str, object_id: str, *, viewer: Viewer | None = None,
+          details: dict[str, Any] | None = None, who: str | None = None) -> None:
+    """Append one row to the audit log: who (the viewer's name and login), what, and the viewer's scope
+    (roles, grid scope) in details. A failing app DB is logged and does not stop the page."""
+    try:
+        s = settings()
+        db = _audit_db(appdb.app_db_url(s), s.app_db.busy_timeout_seconds)
+        scope: dict[str, Any] = {}
+        if viewer is not None:
+            scope = {"roles": sorted(viewer.roles), "scope": viewer.scope_key,
+                     "grids": None if viewer.grids is None else len(viewer.grids)}
+        appdb.audit(db, user=who or (viewer.audit_name if viewer is not None else "system"), action=action,
+                    object_type=object_type, object_id=str(object_id)[:256], details={**scope, **(details or {})})
+    except Exception as exc:  # the audit log must not take the page down; the server log keeps the reason
+        _log.warning("audit log write failed (%s %s %s): %s", action, object_type, object_id, exc)
+
+
+def audit_page_view(url_path: str, viewer: Viewer) -> None:
+    """A page showing case-level personal data was opened (or opened with other filters or scope): one
+    audit row per change, not per rerun."""
+    f = current_filters()
+    key = (url_path, viewer.login, viewer.scope_key, ",".join(sorted(viewer.roles)), f.key())
+    if st.session_state.get(_VIEW_AUDITED) == key:
+        return
+    st.session_state[_VIEW_AUDITED] = key
+    audit("view_personal_data", "page", url_path, viewer=viewer,
+          details={"unit": f"{f.unit.type}:{f.unit.id}", "period": f.period.code})
+
+
+@st.cache_resource(show_spinner=False)
+def _config_hashes() -> dict[str, str]:
+    """data_dir → config hash this process last ran with (a shared dict; only note_config writes it)."""
+    return {}
+
+
+def note_config(s: Settings, viewer: Viewer | None = None) -> None:
+    """Write a config_reload audit row when the effective config differs from the one this process last
+    ran with (ui.settings() re-reads the file on every run, so an edit applies on the next rerun)."""
+    seen = _config_hashes()
+    key, new = str(s.data_path), s.config_hash()
+    old = seen.get(key)
+    seen[key] = new
+    if old is not None and old != new:
+        audit("config_reload", "config", key, who="system",
+              details={"old_hash": old, "new_hash": new, "seen_by": viewer.audit_name if viewer else None})

@@ -1,8 +1,9 @@
 """Who is looking (SPEC §9): roles, grid scope, point permission and language, passed to every data-layer call.
 
 The data layer (`dashboard/views.py`) filters by the viewer, so a page cannot show a grid worker
-anything outside their grids by forgetting a filter. Until OIDC lands (#6) the viewer comes from the
-demo picker in the sidebar (demo mode only) or `default_viewer` otherwise.
+anything outside their grids by forgetting a filter. The viewer comes from the signed-in user's claims
+(`dashboard/auth.py`, mode oidc), the demo picker in the sidebar (mode demo) or `auth.anonymous_roles`
+(mode none).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ POINT_ROLES = frozenset({"office", "grid_worker", "admin"})
 QUALITY_ROLES = frozenset({"admin", "office"})
 # Roles whose data path may read the restricted accusation texts (检举控告).
 RESTRICTED_ROLES = frozenset({"discipline"})
+# Roles that get case addresses down to the house number: grid workers visit petitioners in their own
+# grids (走访). Everyone else gets addresses cut after the community name (they need no more).
+FULL_ADDRESS_ROLES = frozenset({"grid_worker"})
 
 
 class AccessDenied(GridwatchError):
@@ -46,6 +50,7 @@ class Viewer:
     can_see_points: bool = False
     lang: str = "zh"
     worker_id: str | None = field(default=None, compare=False)
+    login: str | None = field(default=None, compare=False)  # the sign-in subject, for the audit log
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.roles) - set(ROLES))
@@ -58,6 +63,24 @@ class Viewer:
     def sees_all(self) -> bool:
         """True when the viewer's scope is the whole jurisdiction."""
         return self.grids is None
+
+    @property
+    def full_address(self) -> bool:
+        """True when case addresses keep their house number for this viewer (FULL_ADDRESS_ROLES)."""
+        return bool(self.roles & FULL_ADDRESS_ROLES)
+
+    @property
+    def sees_accusations(self) -> bool:
+        """True when accusation cases (检举控告) may show their content (RESTRICTED_ROLES)."""
+        return bool(self.roles & RESTRICTED_ROLES)
+
+    @property
+    def audit_name(self) -> str:
+        """Who, for the audit log: "name (login)", the name, or the roles when neither is known."""
+        name = (self.name or "").strip()
+        login = (self.login or "").strip()
+        text = f"{name} ({login})" if name and login and name != login else (name or login)
+        return (text or "anonymous:" + ",".join(sorted(self.roles)))[:128]
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -89,7 +112,7 @@ class Viewer:
 
 
 def make_viewer(roles: Iterable[str], *, name: str = "", grids: Iterable[str] | None = None, lang: str = "zh",
-                worker_id: str | None = None) -> Viewer:
+                worker_id: str | None = None, login: str | None = None) -> Viewer:
     """A viewer with the point permission that follows from its roles.
 
     A grid worker is always limited to `grids` (empty when none are given); other roles see all grids
@@ -100,7 +123,7 @@ def make_viewer(roles: Iterable[str], *, name: str = "", grids: Iterable[str] | 
     if "grid_worker" in role_set and not role_set & {"office", "admin", "leader", "discipline"}:
         scope = scope if scope is not None else frozenset()
     return Viewer(name=name, roles=role_set, grids=scope, can_see_points=bool(role_set & POINT_ROLES),
-                  lang=lang, worker_id=worker_id)
+                  lang=lang, worker_id=worker_id, login=login)
 
 
 def grids_of_worker(worker_id: str, worker_grids: pd.DataFrame) -> frozenset[str]:
@@ -110,5 +133,11 @@ def grids_of_worker(worker_id: str, worker_grids: pd.DataFrame) -> frozenset[str
 
 
 def default_viewer(lang: str = "zh") -> Viewer:
-    """The viewer outside demo mode until sign-in exists (#6): the joint-meeting office, whole jurisdiction."""
+    """The anonymous viewer of auth mode none (default anonymous_roles): the joint-meeting office, whole jurisdiction."""
     return make_viewer(["office"], name="", lang=lang)
+
+
+def nobody(lang: str = "zh", *, name: str = "", login: str | None = None) -> Viewer:
+    """A viewer with no role and no grid: not signed in, or signed in without a mapped role. Every scoped
+    reader returns nothing for it and no page lists it."""
+    return Viewer(name=name, roles=frozenset(), grids=frozenset(), can_see_points=False, lang=lang, login=login)

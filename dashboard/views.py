@@ -21,6 +21,7 @@ what it returns (filtering and `.assign` make copies; in-place edits would corru
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from dashboard.filters import COUNTY_ID, Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_delta_pct, fmt_rate, rate_help
 from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
+from dashboard.suppression import threshold_for
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import RESTRICTED_ROLES, Viewer
 from geo.deadlines import DEADLINE_COLUMNS, GREEN, RED, YELLOW
@@ -223,9 +225,13 @@ def scoped_cases(viewer: Viewer, snap: Snapshot, columns: Sequence[str] | None =
 
     `unit` limits to a township/community/grid; `received` to local receipt dates (inclusive).
     Without `can_see_points` the lon/lat columns come back empty (NaN): aggregates only (SPEC §9).
+    Addresses are cut after the community name unless `viewer.full_address`; accusation cases (检举控告)
+    carry no summary, address or petitioner unless `viewer.sees_accusations` (see `protect_cases`).
     """
     keys = ["grid_id"] + ([UNIT_COLUMN[unit.type]] if unit is not None and not unit.is_county else [])
     keys += ["received_at"] if received is not None else []
+    if columns is not None and set(columns) & set(ACCUSATION_COLUMNS):
+        keys += ["is_accusation", "community_id"]
     need = None if columns is None else tuple(dict.fromkeys([*columns, *keys]))
     cases = read_table(snap, "cases", need)
     mask = viewer.in_scope(cases["grid_id"])
@@ -233,12 +239,47 @@ def scoped_cases(viewer: Viewer, snap: Snapshot, columns: Sequence[str] | None =
         mask &= (cases[UNIT_COLUMN[unit.type]].astype("str") == unit.id).fillna(False)
     if received is not None:
         mask &= in_days(cases["received_at"], received[0], received[1], timezone)
-    out = cases[mask.to_numpy()]
+    out = protect_cases(viewer, snap, cases[mask.to_numpy()])
     if columns is not None:
         out = out[[c for c in columns if c in out.columns]]
     if not viewer.can_see_points and {"lon", "lat"} & set(out.columns):
         out = out.assign(**{c: np.nan for c in ("lon", "lat") if c in out.columns})
     return out
+
+
+# Case columns that identify a person or tell an accusation's content (masked further by protect_cases).
+ACCUSATION_COLUMNS = ("summary", "subcategory", "address", "petitioner_name", "petitioner_phone", "petitioner_id_no")
+
+
+def protect_cases(viewer: Viewer, snap: Snapshot, cases: pd.DataFrame) -> pd.DataFrame:
+    """Case rows as `viewer` may get them (the snapshot already masks names, phones and ID numbers):
+    accusation cases (is_accusation) without summary, subcategory, address or petitioner for every role
+    but discipline (they stay countable), and addresses cut after the community name unless
+    `viewer.full_address`. Returns `cases` itself when nothing changes, else a copy."""
+    touched = [c for c in ACCUSATION_COLUMNS if c in cases.columns]
+    if not touched:
+        return cases
+    out = cases
+    if not viewer.sees_accusations and "is_accusation" in cases.columns:
+        accused = cases["is_accusation"].fillna(False).astype(bool).to_numpy()
+        if accused.any():
+            out = out.copy()
+            for col in touched:
+                out[col] = out[col].astype("object").where(~accused, None)
+    if "address" in out.columns and not viewer.full_address:
+        names = _community_names(snap)
+        comm = (out["community_id"].astype("str").map(names) if "community_id" in out.columns
+                else pd.Series(None, index=out.index, dtype="object"))
+        cut = [None if pd.isna(a) or pd.isna(c) else _address_to_community(a, c)  # no community: no address
+               for a, c in zip(out["address"], comm, strict=True)]
+        out = out.assign(address=pd.Series(cut, index=out.index, dtype="object"))
+    return out
+
+
+def _community_names(snap: Snapshot) -> pd.Series:
+    grids = read_table(snap, "grids", ("community_id", "community_name"))
+    return grids.drop_duplicates("community_id").set_index(grids.drop_duplicates("community_id")["community_id"]
+                                                           .astype("str"))["community_name"]
 
 
 def scoped_metrics(viewer: Viewer, snap: Snapshot, *, unit_type: str | None = None,
@@ -603,9 +644,14 @@ def map_data(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filter
             value = np.where(p > 0, np.round(value / p * 1e4, 1), np.nan)
     breaks = maplayers.class_breaks(value)
     fill = maplayers.colours(value, breaks)
-    props = props.reset_index(drop=True).assign(
-        value=value, shown=[fmt_count(v, lang) if measure != "rate" else ("—" if np.isnan(v) else f"{v:.1f}")
-                            for v in value], fill=fill)
+    shown = [fmt_count(v, lang) if measure != "rate" else ("—" if np.isnan(v) else f"{v:.1f}") for v in value]
+    threshold = threshold_for(viewer, settings)
+    if threshold is not None:  # small counts (and rates from them) of units without point access: "<5"
+        counts = ids.map(counted).fillna(0).to_numpy(dtype="float64")
+        small = (counts > 0) & (counts < threshold)
+        shown = [f"<{threshold}" if sm else sh for sm, sh in zip(small, shown, strict=True)]
+        value = np.where(small, np.nan, value)
+    props = props.reset_index(drop=True).assign(value=value, shown=shown, fill=fill)
     geoms = maplayers.simplified(shapes.geometry.to_numpy())
     areas = maplayers.feature_collection(geoms, props)
 
@@ -1407,6 +1453,8 @@ def workbench(viewer: Viewer, snap: Snapshot, settings: Settings) -> Workbench:
             "light_label": [t(f"light_{c}", lang) if f"light_{c}" in TEXTS else str(c)
                             for c in placed["light"].fillna("none")],
         })
+        # pydeck puts tooltip fields into HTML as they are: escape source text (feature_collection does the same)
+        points = points.assign(**{c: [html.escape(v) for v in points[c]] for c in ("case_id", "category", "light_label")})
     props = pd.DataFrame({"name": grids["grid_name"].astype("str").to_numpy(),
                           "community_name": grids["community_name"].astype("str").to_numpy(),
                           "fill": [[*palette.NO_DATA, 90]] * len(grids)})

@@ -191,5 +191,5 @@ def test_page_url_paths_differ_from_file_stems() -> None:
 
     source = Path(APP).read_text(encoding="utf-8")
     specs = re.findall(r'PageSpec\("pages/([^"]+)\.py", "[^"]+", "[^"]+", "[^"]+", "([^"]+)"', source)
-    assert len(specs) == 6
+    assert len(specs) == source.count('PageSpec("pages/') >= 6  # every registered page matched
     assert all(stem != url for stem, url in specs), specs
