@@ -144,10 +144,81 @@ def worker(config: ConfigOpt = None) -> None:
 
 
 @app.command()
-def export(config: ConfigOpt = None) -> None:
-    """Export the weekly bulletin / monthly analysis. Not yet available."""
-    typer.echo("gridwatch export: reports arrive with the reports issue (#7).", err=True)
-    raise typer.Exit(code=1)
+def export(
+    period: Annotated[str, typer.Option(help="week (周通报) | month (月分析) | quarter (季研判) | custom")] = "week",
+    unit: Annotated[str, typer.Option(help="county, a township / community / grid id, or township:ID, "
+                                           "community:ID, grid:ID")] = "county",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="docx | xlsx")] = "docx",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="file to write (default: a name made of "
+                                                                     "kind, unit and dates in the current folder)")]
+    = None,
+    start: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD: first day of a custom period; for week/month/"
+                                                      "quarter any day in the period (default: the last complete "
+                                                      "one)")] = None,
+    end: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD: last day of a custom period")] = None,
+    issue: Annotated[Optional[int], typer.Option(help="issue number 第N期 (default: week, month or quarter of "
+                                                      "the year)")] = None,
+    no_map: Annotated[bool, typer.Option("--no-map", help="leave the map image out of a DOCX")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Export the 周通报 / 月分析 / 季研判 (or a custom period) of a unit as DOCX or XLSX from the current
+    snapshot, for the whole jurisdiction (the joint-meeting office's view), and write it to the audit log.
+
+    Exit codes: 2 config, 5 no snapshot, 11 invalid period, unit or format, 12 the file cannot be written.
+    """
+    import datetime as dt
+
+    from dashboard import reports, snapshots, views
+    from dashboard.filters import UNIT_TYPES, Unit
+    from dashboard.viewer import make_viewer
+
+    def day(value: str | None, name: str) -> dt.date | None:
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            _fail(reports.ReportError(f"`--{name}` was {value!r} but is expected to be a date YYYY-MM-DD"))
+        return None
+
+    try:
+        if fmt not in reports.FORMATS:
+            raise reports.ReportError(f"`--format` was {fmt!r} but is expected to be one of "
+                                      f"{', '.join(reports.FORMATS)}")
+        settings = _settings(config)
+        snap = snapshots.open_current(settings.data_path)
+        viewer = make_viewer(["office"], name="cli")
+        if ":" in unit:
+            kind_, _, unit_id = unit.partition(":")
+        elif unit == "county":
+            kind_, unit_id = "county", "county"
+        else:  # a bare id: the township, community or grid that has it
+            known = views.unit_known(views.unit_table(viewer, snap))
+            kind_ = next((k for k in ("township", "community", "grid") if known(k, unit)), "")
+            unit_id = unit
+        if kind_ not in UNIT_TYPES or not unit_id:
+            raise reports.ReportError(f"`--unit` was {unit!r} but is expected to be county, a township, community "
+                                      f"or grid id of the snapshot, or township:ID / community:ID / grid:ID")
+        target = Unit() if kind_ == "county" else Unit(kind_, unit_id)
+        today = views.snapshot_today(snap, settings)
+        rp = reports.report_period(period, today=today, start=day(start, "start"), end=day(end, "end"), issue=issue)
+        report = reports.build_report(viewer, snap, settings,
+                                      reports.ReportRequest(rp, target, include_map=fmt == "docx" and not no_map))
+        data = reports.write(report, fmt, settings=settings)
+        path = out or Path(report.filename(fmt))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:
+            err = reports.ReportError(f"cannot write {path}: {exc.strerror or exc}; choose another --out")
+            err.exit_code = 12
+            raise err from exc
+        reports.audit_export(settings, report, fmt, user="cli")
+    except GridwatchError as exc:
+        _fail(exc)
+    typer.echo(f"{report.title} {report.period.start}..{report.period.end} → {path} ({len(data):,} bytes)")
+    for note in report.notes:
+        typer.echo(f"  {note}")
 
 
 @app.command("config")
