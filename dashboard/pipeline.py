@@ -31,7 +31,7 @@ from geo.areas import fill_area_geometry
 from geo.assign import FAR_REASON, assign_cases
 from geo.deadlines import DEADLINE_COLUMNS, compute_deadlines
 from geo.gridcheck import grid_issues
-from geo.metrics import apply_metric_deltas, compute_metrics
+from geo.metrics import METRIC_INPUT_COLUMNS, apply_metric_deltas, compute_metrics
 from geo.warnings import empty_alerts, empty_grid_stats, run_detectors, sensitive_period_in_force
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
@@ -175,6 +175,9 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
     as_of = _as_of(now, settings.timezone)
     prev = None if full else _previous(settings)
     built = Built()
+    # The name for titles and alert evidence (the demo's comes from its outline file: read it once).
+    named = prev is not None and prev.manifest.get("jurisdiction_name") is not None
+    built.manifest["jurisdiction_name"] = prev.manifest["jurisdiction_name"] if named else _jurisdiction_name(settings)
     since = None
     if prev is not None:
         wm = pd.Timestamp(prev.manifest["watermarks"]["cases.updated_at"])
@@ -278,11 +281,12 @@ def _metrics(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: p
     # Repeat flags link cases of one petitioner: recompute all of theirs on both sides.
     keys = pd.concat([same.old_changed["petitioner_key"], batch["petitioner_key"]]).dropna().unique()
     kin = np.flatnonzero(isin_strings(base["petitioner_key"], keys).to_numpy())
-    core = list(cases.columns)
-    plus = pd.concat([base.iloc[kin], batch], ignore_index=True)
-    plus_dl = pd.concat([deadlines.iloc[kin], deadlines.iloc[same.base_len:]], ignore_index=True)
-    minus = pd.concat([base.iloc[kin], same.old_changed.reindex(columns=core)], ignore_index=True)
-    minus_dl = pd.concat([deadlines.iloc[kin], same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
+    core = [c for c in cases.columns if c in METRIC_INPUT_COLUMNS]
+    kin_rows, kin_dl = base[core].iloc[kin], deadlines.iloc[kin]
+    plus = pd.concat([kin_rows, batch[core]], ignore_index=True)
+    plus_dl = pd.concat([kin_dl, deadlines.iloc[same.base_len:]], ignore_index=True)
+    minus = pd.concat([kin_rows, same.old_changed.reindex(columns=core)], ignore_index=True)
+    minus_dl = pd.concat([kin_dl, same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
     previous = same.previous_metrics.result()
     built.manifest["same_day_update"] = {"recomputed_cases": len(plus) + len(minus)}
     return apply_metric_deltas(previous, metrics_of(plus, plus_dl), metrics_of(minus, minus_dl))
@@ -295,7 +299,7 @@ def _warnings(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: 
     if w.enabled:
         detected, grid_stats = run_detectors(
             cases, deadlines, built.tables["grids"], now=as_of, settings=w,
-            jurisdiction_level=settings.jurisdiction_level, jurisdiction_name=_jurisdiction_name(settings),
+            jurisdiction_level=settings.jurisdiction_level, jurisdiction_name=built.manifest["jurisdiction_name"],
             timezone=settings.timezone, collective_min_people=settings.metrics.collective_min_people)
     else:
         detected, grid_stats = empty_alerts(settings.timezone), empty_grid_stats()
@@ -732,7 +736,6 @@ def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, 
         "pipeline": PIPELINE_VERSION,
         "config_hash": settings.config_hash(),
         "demo": settings.demo.enabled,
-        "jurisdiction_name": _jurisdiction_name(settings),
         "incremental": incremental,
         "last_full_at": prev_full if incremental and prev_full else created,
         "durations": timer.durations,

@@ -81,6 +81,9 @@ CASE_COLUMNS: tuple[str, ...] = (
     "case_id", "status", "category", "received_at", "accepted_at", "replied_at", "closed_at",
     "review_requested_at", "level_visited", "people_count", "petitioner_key", "grid_id",
     "community_id", "township_id")
+# Every case column compute_metrics reads (CASE_COLUMNS are required; the others count as missing
+# values when absent, so a caller that narrows the frame must keep them all).
+METRIC_INPUT_COLUMNS: tuple[str, ...] = CASE_COLUMNS + ("updated_at", "satisfaction", "evaluated_at")
 DEADLINE_INPUTS: tuple[str, ...] = (
     "acceptance_due", "conclusion_due", "review_due", "light", "accepted_on_time",
     "concluded_on_time", "handling_days", "is_backlog")

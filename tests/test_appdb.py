@@ -417,3 +417,8 @@ def test_open_app_db_from_settings_survives_pruning(tmp_path: Path, monkeypatch:
     rel = settings_from_dict({"app_db": {"url": "sqlite:///state/gw.sqlite"}}, base_dir=tmp_path)
     assert appdb.app_db_url(rel) == f"sqlite:///{tmp_path / 'state' / 'gw.sqlite'}"
     assert (settings.alerts.quiet_hours, settings.app_db.busy_timeout_seconds) == (72.0, 30.0)
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    """appdb.migrate skips Alembic when the DB is at HEAD_REVISION: it must be the real head."""
+    assert appdb.HEAD_REVISION == appdb.head_revision()
