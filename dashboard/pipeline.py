@@ -31,7 +31,8 @@ from geo.areas import fill_area_geometry
 from geo.assign import FAR_REASON, assign_cases
 from geo.deadlines import DEADLINE_COLUMNS, compute_deadlines
 from geo.gridcheck import grid_issues
-from geo.metrics import METRIC_INPUT_COLUMNS, apply_metric_deltas, compute_metrics
+from geo.metrics import METRIC_INPUT_COLUMNS, apply_metric_deltas, compute_metrics, flag_repeats
+from geo.warnings import CASE_COLUMNS as WARNING_CASE_COLUMNS
 from geo.warnings import empty_alerts, empty_grid_stats, run_detectors, sensitive_period_in_force
 from geo.privacy import mask_id_numbers, mask_names, mask_phones
 from loaders.errors import GridwatchError, SnapshotError
@@ -267,12 +268,12 @@ def _metrics(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: p
     versions minus their old ones (metrics are sums over cases)."""
     m = settings.metrics
 
-    def metrics_of(frame: pd.DataFrame, dl: pd.DataFrame) -> pd.DataFrame:
+    def metrics_of(frame: pd.DataFrame, dl: pd.DataFrame, flags: np.ndarray | None = None) -> pd.DataFrame:
         return compute_metrics(
             frame, dl, built.tables["leader_cases"], now=as_of, jurisdiction_level=settings.jurisdiction_level,
             timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
             collective_min_people=m.collective_min_people, day_units=tuple(m.day_units),
-            backlog_days=settings.deadlines.backlog_days, history_days=m.history_days)
+            backlog_days=settings.deadlines.backlog_days, history_days=m.history_days, repeat_flags=flags)
 
     same = built.same_day
     if same is None:
@@ -287,9 +288,20 @@ def _metrics(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: p
     plus_dl = pd.concat([kin_dl, deadlines.iloc[same.base_len:]], ignore_index=True)
     minus = pd.concat([kin_rows, same.old_changed.reindex(columns=core)], ignore_index=True)
     minus_dl = pd.concat([kin_dl, same.old_changed[list(DEADLINE_COLUMNS)]], ignore_index=True)
+    # A kin row whose repeat flag is the same on both sides adds exactly what it takes away: leave it
+    # out of both, keeping the flags computed with it (they depend on the petitioner's earlier cases).
+    plus_flags, minus_flags = flag_repeats(plus), flag_repeats(minus)
+    n = len(kin)
+    keep_plus = np.ones(len(plus), dtype=bool)
+    keep_plus[:n] = plus_flags[:n] != minus_flags[:n]
+    keep_minus = np.ones(len(minus), dtype=bool)
+    keep_minus[:n] = keep_plus[:n]
+    plus, plus_dl, plus_flags = plus[keep_plus], plus_dl[keep_plus], plus_flags[keep_plus]
+    minus, minus_dl, minus_flags = minus[keep_minus], minus_dl[keep_minus], minus_flags[keep_minus]
     previous = same.previous_metrics.result()
-    built.manifest["same_day_update"] = {"recomputed_cases": len(plus) + len(minus)}
-    return apply_metric_deltas(previous, metrics_of(plus, plus_dl), metrics_of(minus, minus_dl))
+    built.manifest["same_day_update"] = {"recomputed_cases": len(plus) + len(minus), "kin_cases": n}
+    return apply_metric_deltas(previous, metrics_of(plus, plus_dl, plus_flags),
+                               metrics_of(minus, minus_dl, minus_flags))
 
 
 def _warnings(settings: Settings, built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame,
@@ -489,7 +501,8 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
                                                         reassign_base=reassign_base)
     if prev is not None:
         with timer.step("merge"):
-            base, base_restricted = _merge_previous(prev, raw_ids, built, same_day=same_day)
+            base, base_restricted = _merge_previous(prev, raw_ids, built, same_day=same_day,
+                                                    same_day_columns=same_day_columns(settings))
             if reassign_base:
                 base = _place(base.assign(grid_id=base["source_grid_id"], township_id=base["source_township_id"]),
                               grids, settings, rej)
@@ -518,13 +531,16 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["assign_methods"] = {str(k): int(v) for k, v in methods.items()}
 
 
-# Free-text and personal columns no computation reads: a same-day refresh leaves them out of the frame it
-# works on (its unchanged rows are written back from the previous file as they were).
-UNREAD_COLUMNS = ("summary", "address", "petitioner_name", "petitioner_phone", "petitioner_id_no")
+def same_day_columns(settings: Settings) -> frozenset[str]:
+    """The case columns a same-day refresh reads for its unchanged rows: what the metrics, the detectors
+    and the refresh itself compute with. The other columns of those rows are never needed — the rows
+    are written back from the previous file as they were."""
+    return frozenset({*METRIC_INPUT_COLUMNS, *WARNING_CASE_COLUMNS, "subcategory",
+                      *settings.warnings.repeated_collective_key, *CORE_EXTRA, "case_id", "updated_at"})
 
 
-def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, *, same_day: bool
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, *, same_day: bool,
+                    same_day_columns: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The previous snapshot's cases that were not re-read (core columns) and their restricted rows.
 
     Filtering is done in Arrow (multi-threaded C++). On a same-day refresh the free-text and personal
@@ -539,7 +555,7 @@ def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, 
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-metrics")
         previous_metrics = reader.submit(snapshots.read_table, prev, "metrics")
         reader.shutdown(wait=False)
-    wanted = [c for c in CORE_COLUMNS if c not in UNREAD_COLUMNS] + deadline_cols if same_day else CORE_COLUMNS
+    wanted = [c for c in CORE_COLUMNS if c in same_day_columns] + deadline_cols if same_day else CORE_COLUMNS
     table = snapshots.read_arrow(prev, "cases", wanted)
     changed_ids = pa.array(raw_ids.drop_duplicates().to_numpy(dtype=object), type=pa.string())
     changed = pc.fill_null(pc.is_in(table["case_id"].cast(pa.string()), value_set=changed_ids), False)

@@ -271,7 +271,7 @@ class _Placed:
 
 def _case_events(cases: pd.DataFrame, deadlines: pd.DataFrame, *, today: float, timezone: str,
                  jurisdiction_level: str, evaluation_window_days: int, collective_min_people: int,
-                 backlog_days: int) -> _Events:
+                 backlog_days: int, repeat_flags: B | None = None) -> _Events:
     def day(frame: pd.DataFrame, col: str) -> F64:
         if col not in frame.columns:
             return np.full(len(frame), np.nan)
@@ -301,7 +301,7 @@ def _case_events(cases: pd.DataFrame, deadlines: pd.DataFrame, *, today: float, 
     acc_ok = deadlines["accepted_on_time"]
     con_ok = deadlines["concluded_on_time"]
     handling = deadlines["handling_days"].to_numpy(dtype="float64", na_value=np.nan)
-    repeat = flag_repeats(cases)
+    repeat = flag_repeats(cases) if repeat_flags is None else np.asarray(repeat_flags, dtype=bool)
     skip, province, national = skip_levels(cases["level_visited"], jurisdiction_level=jurisdiction_level)
     people = cases["people_count"].to_numpy(dtype="float64", na_value=np.nan)
     collective = people >= collective_min_people
@@ -449,7 +449,7 @@ def compute_metrics(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
                     periods: Sequence[str] = ("day", "week", "month"), timezone: str = "Asia/Shanghai",
                     evaluation_window_days: int = 30, collective_min_people: int = 5,
                     day_units: Sequence[str] = ("county", "township"), backlog_days: int = 90,
-                    history_days: int | None = 400) -> pd.DataFrame:
+                    history_days: int | None = 400, repeat_flags: B | None = None) -> pd.DataFrame:
     """Counts and rates per unit and period as one wide frame (columns METRIC_COLUMNS; see METRICS).
 
     `cases` is the canonical frame with grid_id, community_id, township_id assigned; `deadlines`
@@ -460,7 +460,8 @@ def compute_metrics(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
     none after the current period are emitted, and only unit × period cells with any non-zero
     count, numerator or denominator. State counts (open_end, overdue, backlog) are as at the end
     of each past period and as of `now` for the current one. A rate is `<name>_num / <name>_den`,
-    NaN when the denominator is 0.
+    NaN when the denominator is 0. `repeat_flags` (one per row) replaces `flag_repeats(cases)`
+    when the frame is a part of the cases whose flags were computed on a larger frame.
     """
     require_columns(cases, CASE_COLUMNS, hint="pass the canonical cases with grid_id, community_id "
                     "and township_id from geo.assign.assign_cases")
@@ -487,7 +488,8 @@ def compute_metrics(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
     events = _case_events(cases, deadlines, today=today, timezone=timezone,
                           jurisdiction_level=jurisdiction_level,
                           evaluation_window_days=evaluation_window_days,
-                          collective_min_people=collective_min_people, backlog_days=backlog_days)
+                          collective_min_people=collective_min_people, backlog_days=backlog_days,
+                          repeat_flags=repeat_flags)
     received = events.dates["R"]
     if history_days is not None:
         first_day = today - history_days
