@@ -183,6 +183,9 @@ class MapSettings(_Section):
         "wgs84", description="coordinate system of the configured tiles; gcj02 shifts the display to match")
     point_limit: int = Field(
         20000, ge=0, description="most case points drawn on one map; larger scopes show aggregates")
+    max_polygons: int = Field(
+        3000, ge=1, description="most grid outlines sent to one map: a larger scope is coloured by community "
+        "on the command screen, and the hot-spot map shows only grids with a finding")
 
 
 class AppDBSettings(_Section):

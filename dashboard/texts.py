@@ -174,6 +174,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "map_level": {"zh": "层级", "en": "Level"},
     "map_level_township": {"zh": "乡镇", "en": "Townships"},
     "map_level_grid": {"zh": "网格", "en": "Grids"},
+    "map_by_community": {"zh": "网格较多，全县按社区着色；选择街道（乡镇）可看网格",
+                         "en": "Too many grids for one map: coloured by community; pick a township to see its grids"},
     "map_3d": {"zh": "三维柱", "en": "3-D columns"},
     "map_hot": {"zh": "热点网格（Gi*，{window}）", "en": "Hot-spot grids (Gi*, {window})"},
     # --- 数据质量 (pages/data_quality.py) ---

@@ -615,12 +615,15 @@ def map_data(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filter
     measure = measure if measure in MEASURES else "cases"
     today = snapshot_today(snap, settings)
     grids = scoped_grids(viewer, snap, [*GRID_COLUMNS, "population", "geometry"], unit=unit)
-    cases = scoped_cases(viewer, snap, ["grid_id", "township_id", "status", "light", "received_at"], unit=unit)
+    if level == "grid" and viewer.sees_all and len(grids) > settings.map.max_polygons:
+        level = "community"  # too many grid outlines for one browser page: colour their communities
+    cases = scoped_cases(viewer, snap, ["grid_id", "community_id", "township_id", "status", "light", "received_at"],
+                         unit=unit)
     start, end = filters.period.dates(today)
     in_period = in_days(cases["received_at"], start, end, settings.timezone)
     is_open = cases["status"].isin(sorted(OPEN_STATUSES)).to_numpy()
     is_red = (cases["light"] == RED).fillna(False).to_numpy()
-    key = "grid_id" if level == "grid" else "township_id"
+    key = f"{level}_id"
     flags = {"cases": in_period, "open": is_open, "red": is_red, "rate": in_period}
     counted = cases.loc[flags[measure], key].astype("str").value_counts()
 
@@ -630,6 +633,18 @@ def map_data(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filter
         pop = pd.to_numeric(grids["population"], errors="coerce")
         props = pd.DataFrame({"name": grids["grid_name"].astype("str"), "community_name": grids["community_name"],
                               "township_name": grids["township_name"]})
+    elif level == "community":
+        comms = read_table(snap, "communities")
+        comms = comms[comms["community_id"].astype("str").isin(set(grids["community_id"].dropna().astype("str")))
+                      .to_numpy()].reset_index(drop=True)
+        shapes = comms
+        ids = comms["community_id"].astype("str")
+        pop = ids.map(pd.to_numeric(grids["population"], errors="coerce").groupby(
+            grids["community_id"].astype("str")).sum(min_count=1))
+        town_names = grids.drop_duplicates("community_id").set_index(grids.drop_duplicates("community_id")[
+            "community_id"].astype("str"))["township_name"]
+        props = pd.DataFrame({"name": comms["name"].astype("str"), "community_name": "",
+                              "township_name": ids.map(town_names).fillna("").astype("str")})
     else:
         towns = read_table(snap, "townships")
         shapes = towns
@@ -1529,6 +1544,9 @@ def hotspot_map(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, 
             return "—"
         return cls.arcgis if lang == "en" else cls.label
 
+    if len(grids) > settings.map.max_polygons:  # too many outlines for one page: only the grids with a finding
+        marked = ((bins != 0) | (trend != "none")).to_numpy()
+        grids, bins, trend = grids[marked], bins[marked], trend[marked]
     fill = [[*palette.HOTSPOT_RGB[int(b)], 170] if int(b) in palette.HOTSPOT_RGB else [*palette.NO_DATA, 60]
             for b in bins]
     props = pd.DataFrame({"name": grids["grid_name"].astype("str").to_numpy(),

@@ -210,13 +210,15 @@ def map_panel(ctx: ui.PageContext) -> None:
                                         size=14))
     label = t(MEASURE_KEYS[data.measure], lang)
     tooltip = (f"<b>{{name}}</b><br/>{{community_name}} {{township_name}}<br/>{html.escape(label)}：{{shown}}"
-               if data.level == "grid" else f"<b>{{name}}</b><br/>{html.escape(label)}：{{shown}}")
+               if data.level in ("grid", "community") else f"<b>{{name}}</b><br/>{html.escape(label)}：{{shown}}")
     deck = maplayers.deck(layers, views_state[view_key], tooltip_html=tooltip, tile_url=ctx.settings.map.tile_url)
     st.pydeck_chart(deck, height=MAP_HEIGHT, key="cmd-map")
     swatches = "".join(f'<span><i style="background:{hx}"></i>{html.escape(lab)}</span>' for hx, lab in data.legend)
     if data.hot is not None:
         swatches += (f'<span><i class="ring" style="border-color:{palette.hex_of(palette.HOTSPOT_RGB[3])}"></i>'
                      f'{html.escape(t("map_hot", lang).format(window=data.hot_window))}</span>')
+    if data.level == "community":
+        swatches += f'<span>{html.escape(t("map_by_community", lang))}</span>'
     st.html(f'<div class="gw-legend"><span>{html.escape(label)}</span>{swatches}</div>')
 
 

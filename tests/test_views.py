@@ -226,3 +226,29 @@ def test_texts_have_both_languages_with_the_same_placeholders() -> None:
         en = {f for _, f, _, _ in fields.parse(entry["en"]) if f}
         assert zh == en, key
         assert not re.search(r"[\u4e00-\u9fff]", entry["en"]) or key == "lang_label", key
+
+
+def test_large_county_map_is_coloured_by_community(site: tuple[Settings, snapshots.Snapshot]) -> None:
+    """More grids than map.max_polygons: the county map sends community outlines, the hot-spot map
+    only grids with a finding; a township's map still shows its grids."""
+    settings, snap = site
+    viewer = make_viewer(["office"])
+    small = settings.model_copy(update={"map": settings.map.model_copy(update={"max_polygons": 10})})
+    grids = pd.read_parquet(snap.file("grids.parquet"), columns=["grid_id", "community_id", "township_id"])
+    full = views.map_data(viewer, snap, settings, flt.Filters(), "grid", "cases")
+    capped = views.map_data(viewer, snap, small, flt.Filters(), "grid", "cases")
+    assert full.level == "grid" and len(full.areas["features"]) == len(grids)
+    assert capped.level == "community"
+    assert len(capped.areas["features"]) == grids["community_id"].nunique()
+    cases = pd.read_parquet(snap.file("cases.parquet"), columns=["community_id"])
+    shown = {f["properties"]["name"]: f["properties"]["value"] for f in capped.areas["features"]}
+    assert sum(shown.values()) <= cases["community_id"].notna().sum()
+    town = str(grids["township_id"].iloc[0])
+    one = views.map_data(viewer, snap, small, flt.Filters(unit=flt.Unit("township", town)), "grid", "cases")
+    assert one.level == "community" or len(one.areas["features"]) == (grids["township_id"] == town).sum()
+    hot_all = views.hotspot_map(viewer, snap, settings, flt.Unit("county", ""), "30d")
+    hot_capped = views.hotspot_map(viewer, snap, small, flt.Unit("county", ""), "30d")
+    stats = pd.read_parquet(snap.file("grid_stats.parquet"))
+    stats = stats[stats["window"] == "30d"]
+    marked = (stats["hotspot_bin"].fillna(0) != 0) | (stats["trend_class"].fillna("none") != "none")
+    assert len(hot_capped.areas["features"]) == marked.sum() < len(hot_all.areas["features"])
