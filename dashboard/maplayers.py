@@ -182,10 +182,21 @@ def basemap(tile_url: str | None) -> tuple[str, list[pdk.Layer]]:
     return BLANK_STYLE_PATH, [tiles]
 
 
+class CompactDeck(pdk.Deck):
+    """A pydeck Deck serialised without indentation (pydeck indents by 2, which triples the JSON of
+    polygon coordinates that Streamlit sends to the browser)."""
+
+    def to_json(self) -> str:
+        from pydeck.bindings.json_tools import default_serialize
+
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"),
+                          ensure_ascii=False)
+
+
 def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip_html: str, tile_url: str | None = None
          ) -> pdk.Deck:
     style, base = basemap(tile_url)
-    return pdk.Deck(
+    return CompactDeck(
         layers=base + layers, initial_view_state=view, map_style=style, map_provider=None,
         tooltip={"html": tooltip_html, "style": {"backgroundColor": "#16263d", "color": "#e6edf5",
                                                  "fontSize": "13px"}},
