@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # browser helpers (Streamlit server, Ch
 
 APP = ROOT / "app.py"
 # The role each page is measured for: the one it is built for.
-ROLE_OF = {"pages/workbench.py": "grid_worker", "pages/data_quality.py": "admin"}
+ROLE_OF = {"pages/workbench.py": "grid_worker", "pages/data_quality.py": "admin", "pages/audit.py": "admin"}
 WARM_BUDGET_S = 0.3
 DECK_BUDGET_MB = 2.0
 
