@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The CJK font draws the Chinese names on report maps (the only system package the demo needs).
 demo: install
+	bash scripts/system-deps.sh fonts-wqy-microhei
 	$(BIN)/gridwatch demo
 
 # System packages the tests use: PostGIS, MariaDB, Chromium, CJK fonts (apt-get when missing).

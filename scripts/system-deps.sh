@@ -12,6 +12,9 @@
 set -euo pipefail
 
 PACKAGES=(postgresql-15-postgis-3 mariadb-server chromium fonts-wqy-microhei)
+if [[ $# -gt 0 ]]; then  # e.g. `system-deps.sh fonts-wqy-microhei` for `make demo`
+    PACKAGES=("$@")
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
