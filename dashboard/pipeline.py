@@ -149,6 +149,9 @@ class Built:
     # metrics; only the changed cases (old and new versions) are recomputed. None otherwise.
     same_day: SameDay | None = None
     previous_rejected: pd.DataFrame | None = None  # read once; both the grid and the case side use it
+    # Same-day refreshes: the previous cases (the columns a same-day refresh reads) and metrics, decoded
+    # on a background thread from the start of the refresh, while the sources are read.
+    prefetched: dict[str, Any] = field(default_factory=dict)
 
     def rejected_before(self, prev: snapshots.Snapshot) -> pd.DataFrame:
         """The previous snapshot's rejected rows (read on first use)."""
@@ -183,6 +186,12 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
     if prev is not None:
         wm = pd.Timestamp(prev.manifest["watermarks"]["cases.updated_at"])
         since = wm - timedelta(minutes=settings.refresh.overlap_minutes)
+    if prev is not None and _same_local_day(prev, as_of, settings.timezone):
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        built.prefetched = {
+            "cases": reader.submit(snapshots.read_arrow, prev, "cases", _same_day_read_columns(settings, prev)),
+            "metrics": reader.submit(snapshots.read_table, prev, "metrics")}
+        reader.shutdown(wait=False)
     version = snapshots.new_version()
     with snapshots.writing(settings.data_path, version) as folder, TableWriter(folder, built) as writer:
         # The case database is read (mostly I/O and Arrow, outside the GIL) while the grid side is
@@ -234,15 +243,17 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
     return version
 
 
+def _same_local_day(prev: snapshots.Snapshot, as_of: pd.Timestamp, tz: str) -> bool:
+    prev_as_of = pd.Timestamp(prev.manifest["as_of"]) if prev.manifest.get("as_of") else None
+    return prev_as_of is not None and prev_as_of.tz_convert(tz).date() == as_of.tz_convert(tz).date()
+
+
 def _same_day_eligible(prev: snapshots.Snapshot, built: Built, as_of: pd.Timestamp, tz: str, *,
                        reassign_base: bool) -> bool:
     """Whether unchanged cases keep their deadlines and metric shares: same local day, same grids,
     same 包案 table, and a previous snapshot that has metrics."""
-    m = prev.manifest
-    prev_as_of = pd.Timestamp(m["as_of"]) if m.get("as_of") else None
-    return (not reassign_base and prev_as_of is not None
-            and prev_as_of.tz_convert(tz).date() == as_of.tz_convert(tz).date()
-            and m.get("leader_hash") == built.manifest.get("leader_hash")
+    return (not reassign_base and _same_local_day(prev, as_of, tz)
+            and prev.manifest.get("leader_hash") == built.manifest.get("leader_hash")
             and prev.file("metrics.parquet").exists())
 
 
@@ -531,6 +542,12 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["assign_methods"] = {str(k): int(v) for k, v in methods.items()}
 
 
+def _same_day_read_columns(settings: Settings, prev: snapshots.Snapshot) -> list[str]:
+    """The columns `_merge_previous` reads from the previous cases.parquet on a same-day refresh."""
+    wanted = same_day_columns(settings)
+    return [c for c in CORE_COLUMNS if c in wanted] + list(DEADLINE_COLUMNS)
+
+
 def same_day_columns(settings: Settings) -> frozenset[str]:
     """The case columns a same-day refresh reads for its unchanged rows: what the metrics, the detectors
     and the refresh itself compute with. The other columns of those rows are never needed — the rows
@@ -551,12 +568,20 @@ def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, 
 
     deadline_cols = list(DEADLINE_COLUMNS)
     previous_metrics = None
-    if same_day:  # needed by the metrics step; decoded (outside the GIL) while the cases are merged
-        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-metrics")
-        previous_metrics = reader.submit(snapshots.read_table, prev, "metrics")
-        reader.shutdown(wait=False)
-    wanted = [c for c in CORE_COLUMNS if c in same_day_columns] + deadline_cols if same_day else CORE_COLUMNS
-    table = snapshots.read_arrow(prev, "cases", wanted)
+    if same_day:
+        wanted = [c for c in CORE_COLUMNS if c in same_day_columns] + deadline_cols
+        ahead = built.prefetched.get("cases")
+        table = ahead.result() if ahead is not None and ahead.exception() is None else None
+        if table is not None and table.schema.names == wanted:
+            previous_metrics = built.prefetched["metrics"]
+        else:
+            table = snapshots.read_arrow(prev, "cases", wanted)
+            reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-metrics")
+            previous_metrics = reader.submit(snapshots.read_table, prev, "metrics")
+            reader.shutdown(wait=False)
+    else:
+        table = snapshots.read_arrow(prev, "cases", CORE_COLUMNS)
+    built.prefetched = {}
     changed_ids = pa.array(raw_ids.drop_duplicates().to_numpy(dtype=object), type=pa.string())
     changed = pc.fill_null(pc.is_in(table["case_id"].cast(pa.string()), value_set=changed_ids), False)
     keep = pc.invert(changed)
