@@ -400,8 +400,9 @@ def _grid_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built
     built.manifest["rows_read"] = {t: len(r[0]) for t, r in raw.items()}
     if prev is not None and prev.manifest.get("grid_hash") == digest:
         with timer.step("reuse_grid"):
-            for name in GRID_SIDE_TABLES:
-                built.tables[name] = snapshots.read_table(prev, name)
+            for name in GRID_SIDE_TABLES:  # hard-linked into the new version; only grids and townships are used
+                built.tables[name] = (snapshots.read_table(prev, name) if name in ("grids", "townships")
+                                      else ReusedTable(prev.file(f"{name}.parquet")))
                 built.reused[name] = prev.file(f"{name}.parquet")
             old = built.rejected_before(prev)
             built.rejected.append(old[old["table"].isin(source_tables("grid"))])
@@ -643,6 +644,18 @@ def _mask(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     restricted = out.loc[accusation, RESTRICTED_COLUMNS].reset_index(drop=True)
     out.loc[accusation, ["summary", "subcategory", "address"]] = pd.NA
     return out, restricted
+
+
+@dataclass
+class ReusedTable:
+    """A previous version's table carried over unchanged (hard-linked; never read into memory)."""
+
+    path: Path
+
+    def __len__(self) -> int:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self.path).metadata.num_rows
 
 
 @dataclass
