@@ -1064,7 +1064,7 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
                             + stage_counts["n"].astype("str"))
     sep = t("list_sep", lang)
     per["stages"] = stage_counts.groupby("leader_id")["text"].agg(sep.join)
-    per["areas"] = la.groupby("leader_id")["township"].agg(sep.join)
+    per["areas"] = la.groupby("leader_id")["township"].agg(sep.join).reindex(per.index)  # no new rows
     per = (per.rename_axis("leader_id").reset_index()  # overdue first (SPEC §10), then most open, most cases
            .sort_values(["overdue", "open", "cases", "leader_id"], ascending=[False, False, False, True],
                         kind="stable").set_index("leader_id"))

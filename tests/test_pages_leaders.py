@@ -407,3 +407,20 @@ def test_grid_worker_gets_nothing_from_other_grids(snap: tuple[Settings, snapsho
     assert ranking.unit_type == "grid" and set(ranking.rows["unit_id"]) == set(grids)
     other = cases.loc[~cases["grid_id"].isin(grids), "township_id"].dropna().iloc[0]
     assert views.leader_cases_list(viewer, s, settings, Filters(unit=Unit("township", other))).rows.empty
+
+
+def test_leader_board_of_a_unit_without_leader_cases(site: Path) -> None:
+    """A grid with no 包案 (but a township with 包抓 leaders) gives an empty per-leader table, not an error."""
+    from dashboard import filters as flt
+    from dashboard.viewer import make_viewer
+
+    settings = load_settings(site)
+    snap = snapshots.open_current(settings.data_path)
+    lc = pd.read_parquet(snap.file("leader_cases.parquet"), columns=["case_id"])
+    cases = pd.read_parquet(snap.file("cases.parquet"), columns=["case_id", "grid_id"])
+    grids = pd.read_parquet(snap.file("grids.parquet"), columns=["grid_id"])
+    owned = set(cases.loc[cases["case_id"].isin(lc["case_id"]), "grid_id"].dropna())
+    free = next(g for g in grids["grid_id"] if g not in owned)
+    board = views.leader_board(make_viewer(["office"]), snap, settings,
+                               flt.Filters(unit=flt.Unit("grid", str(free))))
+    assert board.leaders.empty
