@@ -433,6 +433,23 @@ def _has_day_rows(snap: Snapshot, unit_type: str) -> bool:
     return len(probe) > 0
 
 
+def _day_metrics_from_cases(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, start: dt.date,
+                            unit_type: str) -> pd.DataFrame:
+    """Day rows of `unit_type` computed from the viewer's own cases in `unit` since `start` (for scopes
+    and unit types without day rows in metrics.parquet; no 包案, so no leader rows)."""
+    cases = scoped_cases(viewer, snap, _METRIC_CASE_COLUMNS, unit=unit).reset_index(drop=True)
+    today = snapshot_today(snap, settings)
+    m = settings.metrics
+    empty_lc = pd.DataFrame({"case_id": pd.Series(dtype="str"), "leader_id": pd.Series(dtype="str"),
+                             "assigned_at": pd.Series(dtype=f"datetime64[us, {settings.timezone}]")})
+    rows = compute_metrics(
+        cases, cases, empty_lc, now=as_of(snap, settings), jurisdiction_level=settings.jurisdiction_level,
+        periods=("day",), timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
+        collective_min_people=m.collective_min_people, day_units=(unit_type,),
+        backlog_days=settings.deadlines.backlog_days, history_days=max((today - start).days + 1, 1))
+    return rows[((rows["unit_type"] == unit_type) & (rows["period"] == "day")).to_numpy()]
+
+
 def unit_days(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, start: dt.date,
               end: dt.date) -> pd.DataFrame:
     """Day rows (counts, numerators, denominators; METRIC_COLUMNS) of `unit` for start..end, one per date.
@@ -446,18 +463,7 @@ def unit_days(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, st
         rows = read_table(snap, "metrics", where=(("unit_type", "==", unit.type), ("unit_id", "==", unit.id),
                                                   ("period", "==", "day")))
     else:
-        cases = scoped_cases(viewer, snap, _METRIC_CASE_COLUMNS, unit=unit)
-        cases = cases.reset_index(drop=True)
-        today = snapshot_today(snap, settings)
-        m = settings.metrics
-        empty_lc = pd.DataFrame({"case_id": pd.Series(dtype="str"), "leader_id": pd.Series(dtype="str"),
-                                 "assigned_at": pd.Series(dtype=f"datetime64[us, {settings.timezone}]")})
-        rows = compute_metrics(
-            cases, cases, empty_lc, now=as_of(snap, settings), jurisdiction_level=settings.jurisdiction_level,
-            periods=("day",), timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
-            collective_min_people=m.collective_min_people, day_units=("county",),
-            backlog_days=settings.deadlines.backlog_days, history_days=max((today - start).days + 1, 1))
-        rows = rows[(rows["unit_type"] == "county") & (rows["period"] == "day")]
+        rows = _day_metrics_from_cases(viewer, snap, settings, unit, start, "county")
     values = [c for c in METRIC_COLUMNS if c not in ("unit_type", "unit_id", "period", "period_start")]
     days = pd.to_datetime(rows["period_start"].astype("datetime64[s]")).dt.date
     frame = pd.DataFrame(rows[values].to_numpy(), columns=values, index=pd.Index(days, name="date"))
@@ -933,17 +939,7 @@ def _period_sums(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit,
     if viewer.sees_all and _has_day_rows(snap, child):
         rows = scoped_metrics(viewer, snap, unit_type=child, period="day", start=start, end=end, columns=cols)
     else:
-        cases = scoped_cases(viewer, snap, _METRIC_CASE_COLUMNS, unit=unit).reset_index(drop=True)
-        today = snapshot_today(snap, settings)
-        m = settings.metrics
-        empty_lc = pd.DataFrame({"case_id": pd.Series(dtype="str"), "leader_id": pd.Series(dtype="str"),
-                                 "assigned_at": pd.Series(dtype=f"datetime64[us, {settings.timezone}]")})
-        rows = compute_metrics(
-            cases, cases, empty_lc, now=as_of(snap, settings), jurisdiction_level=settings.jurisdiction_level,
-            periods=("day",), timezone=settings.timezone, evaluation_window_days=m.evaluation_window_days,
-            collective_min_people=m.collective_min_people, day_units=(child,),
-            backlog_days=settings.deadlines.backlog_days, history_days=max((today - start).days + 1, 1))
-        rows = rows[((rows["unit_type"] == child) & (rows["period"] == "day")).to_numpy()]
+        rows = _day_metrics_from_cases(viewer, snap, settings, unit, start, child)
         days = pd.to_datetime(rows["period_start"].astype("datetime64[s]")).dt.date
         rows = rows[((days >= start) & (days <= end)).to_numpy()]
     sums = rows.groupby(rows["unit_id"].astype("str"))[cols].sum()
