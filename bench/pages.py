@@ -39,20 +39,11 @@ def page_files() -> list[str]:
 def prepare(args: argparse.Namespace) -> Path:
     """A config whose data folder holds a current snapshot of the demo at the requested size."""
     from dashboard import snapshots
-    from dashboard.demo_data import build_demo, demo_exists
     from dashboard.pipeline import refresh
     from dashboard.settings import load_settings
+    from refresh import demo_site  # bench/refresh.py
 
-    demo = args.data / "demo"
-    if not demo_exists(demo):
-        t0 = time.perf_counter()
-        build_demo(demo, cases=args.cases, grids=args.grids)
-        print(f"built demo sources in {time.perf_counter() - t0:.1f}s")
-    config = args.data / "gridwatch.toml"
-    if not config.exists():
-        config.write_text('data_dir = "data"\n[demo]\nenabled = true\nlive_feed = false\n'
-                          '[sources.grid]\nurl = "sqlite:///demo/grid.sqlite"\n'
-                          '[sources.case]\nurl = "sqlite:///demo/case.sqlite"\n', encoding="utf-8")
+    config = demo_site(args.data, cases=args.cases, grids=args.grids)
     settings = load_settings(config)
     try:
         snapshots.open_current(settings.data_path)

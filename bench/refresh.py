@@ -93,6 +93,23 @@ def change_one_percent(db: Path) -> int:
     return n
 
 
+def demo_site(data: Path, *, cases: int, grids: int) -> Path:
+    """`data`/demo holding demo sources of the given size (built when absent) and `data`/gridwatch.toml
+    pointing at them; returns the config path. Shared by the benchmarks."""
+    from dashboard.demo_data import build_demo, demo_exists
+
+    demo = data / "demo"
+    if not demo_exists(demo):
+        t0 = time.perf_counter()
+        build_demo(demo, cases=cases, grids=grids)
+        print(f"built demo sources in {time.perf_counter() - t0:.1f}s")
+    config = data / "gridwatch.toml"
+    config.write_text('data_dir = "data"\n[demo]\nenabled = true\nlive_feed = false\n'
+                      '[sources.grid]\nurl = "sqlite:///demo/grid.sqlite"\n'
+                      '[sources.case]\nurl = "sqlite:///demo/case.sqlite"\n', encoding="utf-8")
+    return config
+
+
 def line(label: str, value: float, budget: float, unit: str = "×") -> str:
     verdict = "within" if value <= budget else "OVER"
     return f"{label:<48} {value:8.3f}{unit}  budget ≤ {budget}{unit}  {verdict}"
@@ -104,21 +121,12 @@ def main() -> None:
     ap.add_argument("--grids", type=int, default=10_000)
     ap.add_argument("--data", type=Path, help="folder to build into / reuse (default: a temp dir)")
     args = ap.parse_args()
-    from dashboard.demo_data import build_demo, demo_exists
-
     tmp = None
     if args.data is None:
         tmp = tempfile.TemporaryDirectory(prefix="gridwatch-bench-")
         args.data = Path(tmp.name)
+    config = demo_site(args.data, cases=args.cases, grids=args.grids)
     demo = args.data / "demo"
-    if not demo_exists(demo):
-        t0 = time.perf_counter()
-        build_demo(demo, cases=args.cases, grids=args.grids)
-        print(f"built demo sources in {time.perf_counter() - t0:.1f}s")
-    config = args.data / "gridwatch.toml"
-    config.write_text('data_dir = "data"\n[demo]\nenabled = true\nlive_feed = false\n'
-                      '[sources.grid]\nurl = "sqlite:///demo/grid.sqlite"\n'
-                      '[sources.case]\nurl = "sqlite:///demo/case.sqlite"\n', encoding="utf-8")
     case_db = demo / "case.sqlite"
 
     read_sql = time_read_sql(case_db)
