@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
@@ -65,14 +64,16 @@ def legend(breaks: np.ndarray, decimals: bool = False, *, lang: str = "zh") -> l
 
 
 def feature_collection(geoms: np.ndarray, props: pd.DataFrame) -> dict[str, Any]:
-    """GeoJSON FeatureCollection; string properties are HTML-escaped for the tooltip."""
+    """GeoJSON FeatureCollection. String properties stay as they are: Streamlit's pydeck tooltip escapes
+    every {field} it interpolates, and text layers draw text, not HTML (tests/test_browser_auth.py
+    checks in Chromium that case and grid text shows literally and stays inert)."""
     geojson = shapely.to_geojson(geoms)
     records = props.to_dict(orient="records")
     features = []
     for g, p in zip(geojson, records):
         if g is None:
             continue
-        clean = {k: (html.escape(v) if isinstance(v, str) else _plain(v)) for k, v in p.items()}
+        clean = {k: (v if isinstance(v, str) else _plain(v)) for k, v in p.items()}
         features.append({"type": "Feature", "geometry": json.loads(g), "properties": clean})
     return {"type": "FeatureCollection", "features": features}
 

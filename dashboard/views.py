@@ -21,7 +21,6 @@ what it returns (filtering and `.assign` make copies; in-place edits would corru
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -1464,11 +1463,12 @@ def workbench(viewer: Viewer, snap: Snapshot, settings: Settings) -> Workbench:
             "light_label": [t(f"light_{c}", lang) if f"light_{c}" in TEXTS else str(c)
                             for c in placed["light"].fillna("none")],
         })
-        # pydeck puts tooltip fields into HTML as they are: escape source text (feature_collection does the same)
-        points = points.assign(**{c: [html.escape(v) for v in points[c]] for c in ("case_id", "category", "light_label")})
+        # one tooltip serves both layers: each carries the other's fields empty (no raw {placeholders})
+        points = points.assign(name="", community_name="")
     props = pd.DataFrame({"name": grids["grid_name"].astype("str").to_numpy(),
                           "community_name": grids["community_name"].astype("str").to_numpy(),
-                          "fill": [[*palette.NO_DATA, 90]] * len(grids)})
+                          "fill": [[*palette.NO_DATA, 90]] * len(grids),
+                          "case_id": "", "light_label": "", "category": ""})
     areas = maplayers.feature_collection(maplayers.simplified(grids.geometry.to_numpy()), props)
     bounds = tuple(float(v) for v in grids.total_bounds) if len(grids) else (np.nan,) * 4
     checks = _inspection_due(viewer, snap, settings, grids, today)
