@@ -48,6 +48,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/reports.py", "page_reports", "📄", "sec_work", "report-exports",
              frozenset({"office", "leader", "admin", "grid_worker"})),
     PageSpec("pages/data_quality.py", "page_quality", "🧪", "sec_admin", "data-quality", QUALITY_ROLES),
+    PageSpec("pages/accusations.py", "page_accusations", "🔒", "sec_work", "accusation-cases",
+             frozenset({"discipline"}), personal=True),
     PageSpec("pages/audit.py", "page_audit", "🔏", "sec_admin", "audit-log", frozenset({"admin"})),
 )
 

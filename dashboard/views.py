@@ -424,6 +424,32 @@ def restricted_texts(viewer: Viewer, snap: Snapshot) -> pd.DataFrame:
     return frame[frame["case_id"].isin(ids).to_numpy()]
 
 
+def accusation_list(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit) -> pd.DataFrame:
+    """检举控告 of the unit with their content, newest first — for the discipline role only (AccessDenied
+    otherwise): case_id, received_at (local), township, community, category, status, summary,
+    subcategory, address."""
+    texts = restricted_texts(viewer, snap)
+    cases = scoped_cases(viewer, snap, ["case_id", "received_at", "township_id", "community_id", "category",
+                                        "status"], unit=unit)
+    frame = cases.merge(texts, on="case_id", how="inner").sort_values(["received_at", "case_id"],
+                                                                     ascending=[False, True], kind="stable")
+    units = unit_table(viewer, snap)
+    towns = units.drop_duplicates("township_id").set_index("township_id")["township_name"]
+    comms = units.drop_duplicates("community_id").set_index("community_id")["community_name"]
+    received = pd.to_datetime(frame["received_at"], utc=True).dt.tz_convert(settings.timezone)
+    return pd.DataFrame({
+        "case_id": frame["case_id"].astype("str").to_numpy(),
+        "received_at": received.dt.strftime("%Y-%m-%d %H:%M").to_numpy(),
+        "township": frame["township_id"].map(towns).fillna("").astype("str").to_numpy(),
+        "community": frame["community_id"].map(comms).fillna("").astype("str").to_numpy(),
+        "category": frame["category"].fillna("").astype("str").to_numpy(),
+        "status": frame["status"].fillna("").astype("str").to_numpy(),
+        "summary": frame["summary"].fillna("").astype("str").to_numpy(),
+        "subcategory": frame["subcategory"].fillna("").astype("str").to_numpy(),
+        "address": frame["address"].fillna("").astype("str").to_numpy(),
+    })
+
+
 # --- metrics per day of one unit --------------------------------------------------------------------------
 
 def _has_day_rows(snap: Snapshot, unit_type: str) -> bool:
@@ -1379,7 +1405,7 @@ __all__ = [
     "LightBoard", "Listing", "MAP_LEVELS", "MEASURES", "MapData", "RateRanking", "SupervisionBoard",
     "SupervisionSummary", "THREE_RATES", "UnitOptions", "as_of", "categories", "earliest_day", "has_table", "kpis",
     "leader_board", "leader_cases_list", "leader_summary", "light_board", "map_data", "period_label", "rate_ranking",
-    "read_table", "restricted_texts", "scoped_alerts", "scoped_cases", "scoped_grid_stats", "scoped_grids",
+    "accusation_list", "read_table", "restricted_texts", "scoped_alerts", "scoped_cases", "scoped_grid_stats", "scoped_grids",
     "scoped_inspections", "scoped_leader_cases", "scoped_metrics", "scoped_supervisions", "snapshot_today",
     "supervision_board", "supervision_orders", "supervision_summary", "top_alerts", "trend", "unit_days",
     "unit_known", "unit_label", "unit_options", "unit_table",
