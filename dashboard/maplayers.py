@@ -194,9 +194,42 @@ class CompactDeck(pdk.Deck):
                           ensure_ascii=False)
 
 
-def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip_html: str, tile_url: str | None = None
-         ) -> pdk.Deck:
+def to_tile_coords(layers: list[pdk.Layer], coord_sys: str) -> None:
+    """Move every layer's WGS-84 coordinates (GeoJSON features, lon/lat columns) into `coord_sys` in
+    place, so that they sit on basemap tiles drawn in that system (GCJ-02 tiles from Chinese map apps
+    are offset by several hundred metres)."""
+    from geo.coords import from_wgs84
+
+    def shift(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return from_wgs84(x, y, coord_sys)
+
+    for layer in layers:
+        data = getattr(layer, "data", None)
+        if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+            for feature in data["features"]:
+                geom = shapely.from_geojson(json.dumps(feature["geometry"]))
+                moved = shapely.transform(geom, lambda xy: np.column_stack(shift(xy[:, 0], xy[:, 1])))
+                moved = shapely.set_precision(moved, 10.0 ** -COORD_DECIMALS, mode="pointwise")
+                feature["geometry"] = json.loads(shapely.to_geojson(moved))
+        elif isinstance(data, list) and data and isinstance(data[0], dict) and {"lon", "lat"} <= set(data[0]):
+            # pydeck keeps a DataFrame's rows as records
+            x, y = shift(np.array([r["lon"] for r in data], dtype="float64"),
+                         np.array([r["lat"] for r in data], dtype="float64"))
+            for r, lon, lat in zip(data, np.round(x, COORD_DECIMALS), np.round(y, COORD_DECIMALS), strict=True):
+                r["lon"], r["lat"] = float(lon), float(lat)
+
+
+def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip_html: str, tile_url: str | None = None,
+         tiles_coord_sys: str = "wgs84") -> pdk.Deck:
+    """The map: `layers` over the offline blank style, or over the configured XYZ tiles; when those
+    tiles are GCJ-02 the layers (and the view) are shifted to GCJ-02 to line up with them."""
     style, base = basemap(tile_url)
+    if tile_url and tiles_coord_sys != "wgs84":
+        to_tile_coords(layers, tiles_coord_sys)
+        from geo.coords import from_wgs84
+
+        lon, lat = from_wgs84(np.array([view.longitude]), np.array([view.latitude]), tiles_coord_sys)
+        view = pdk.ViewState(**{**view.__dict__, "longitude": float(lon[0]), "latitude": float(lat[0])})
     return CompactDeck(
         layers=base + layers, initial_view_state=view, map_style=style, map_provider=None,
         tooltip={"html": tooltip_html, "style": {"backgroundColor": "#16263d", "color": "#e6edf5",

@@ -211,7 +211,8 @@ def map_panel(ctx: ui.PageContext) -> None:
     label = t(MEASURE_KEYS[data.measure], lang)
     tooltip = (f"<b>{{name}}</b><br/>{{community_name}} {{township_name}}<br/>{html.escape(label)}：{{shown}}"
                if data.level in ("grid", "community") else f"<b>{{name}}</b><br/>{html.escape(label)}：{{shown}}")
-    deck = maplayers.deck(layers, views_state[view_key], tooltip_html=tooltip, tile_url=ctx.settings.map.tile_url)
+    deck = maplayers.deck(layers, views_state[view_key], tooltip_html=tooltip, tile_url=ctx.settings.map.tile_url,
+                          tiles_coord_sys=ctx.settings.map.tiles_coord_sys)
     st.pydeck_chart(deck, height=MAP_HEIGHT, key="cmd-map")
     swatches = "".join(f'<span><i style="background:{hx}"></i>{html.escape(lab)}</span>' for hx, lab in data.legend)
     if data.hot is not None:

@@ -134,7 +134,8 @@ def grid_section(ctx: ui.PageContext) -> None:
                             line_width_min_pixels=1)]
         tooltip = f"<b>{{kind}}</b><br/>{t('col_grids', lang)} {{grids}}<br/>{t('col_area', lang)} {{area}}"
         st.pydeck_chart(maplayers.deck(layers, st.session_state["dq_view"], tooltip_html=tooltip,
-                                       tile_url=ctx.settings.map.tile_url), height=360, key="dq-map")
+                                       tile_url=ctx.settings.map.tile_url,
+                                       tiles_coord_sys=ctx.settings.map.tiles_coord_sys), height=360, key="dq-map")
 
 
 def main() -> None:

@@ -94,7 +94,8 @@ def hot_map(ctx: ui.PageContext) -> None:
         saved[key] = maplayers.view_for(data.bounds, width_px=700, height_px=MAP_HEIGHT)
     tooltip = "<b>{name}</b> {community_name} {township_name}<br/>Gi* {bin} · {trend}"
     deck = maplayers.deck([maplayers.grid_layer(data.areas)], saved[key], tooltip_html=tooltip,
-                          tile_url=ctx.settings.map.tile_url)
+                          tile_url=ctx.settings.map.tile_url,
+                          tiles_coord_sys=ctx.settings.map.tiles_coord_sys)
     st.pydeck_chart(deck, height=MAP_HEIGHT, key="hs-map")
     if len(data.trends):
         st.caption(t("hs_trends", lang))

@@ -53,7 +53,8 @@ def map_panel(ctx: ui.PageContext, wb: views.Workbench) -> None:
     if ctx.viewer.can_see_points and len(wb.points):
         layers.append(maplayers.point_layer(wb.points))
     tooltip = ("<b>{name}</b> {community_name}<br/>{case_id} {light_label} {category}")
-    deck = maplayers.deck(layers, saved[key], tooltip_html=tooltip, tile_url=ctx.settings.map.tile_url)
+    deck = maplayers.deck(layers, saved[key], tooltip_html=tooltip, tile_url=ctx.settings.map.tile_url,
+                          tiles_coord_sys=ctx.settings.map.tiles_coord_sys)
     st.pydeck_chart(deck, height=MAP_HEIGHT, key="wb-map")
 
 

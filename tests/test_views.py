@@ -252,3 +252,37 @@ def test_large_county_map_is_coloured_by_community(site: tuple[Settings, snapsho
     stats = stats[stats["window"] == "30d"]
     marked = (stats["hotspot_bin"].fillna(0) != 0) | (stats["trend_class"].fillna("none") != "none")
     assert len(hot_capped.areas["features"]) == marked.sum() < len(hot_all.areas["features"])
+
+
+def test_gcj02_tiles_shift_every_layer() -> None:
+    """map.tiles_coord_sys = "gcj02" with a tile URL: geometries, points and the view move to GCJ-02
+    (the published Beijing pair), so they sit on GCJ-02 tiles; without tiles nothing moves."""
+    import json as json_
+
+    import pydeck as pdk
+    import shapely
+
+    from dashboard import maplayers
+
+    wgs = (116.377817, 39.911954)
+    gcj = (116.38404722455657, 39.91334545536069)
+
+    def layers() -> list[pdk.Layer]:
+        square = shapely.box(wgs[0] - 0.001, wgs[1] - 0.001, wgs[0] + 0.001, wgs[1] + 0.001)
+        areas = maplayers.feature_collection(np.array([square]), pd.DataFrame({"name": ["a"]}))
+        points = pd.DataFrame({"lon": [wgs[0]], "lat": [wgs[1]], "fill": [[1, 2, 3, 255]], "case_id": ["c"]})
+        return [maplayers.grid_layer(areas), maplayers.point_layer(points)]
+
+    view = pdk.ViewState(longitude=wgs[0], latitude=wgs[1], zoom=12)
+    shifted = json_.loads(maplayers.deck(layers(), view, tooltip_html="", tile_url="http://tiles.local/{z}/{x}/{y}.png",
+                                         tiles_coord_sys="gcj02").to_json())
+    plain = json_.loads(maplayers.deck(layers(), view, tooltip_html="", tiles_coord_sys="gcj02").to_json())
+    by_id = {layer["id"]: layer for layer in shifted["layers"]}
+    point = by_id["cases"]["data"][0]
+    assert abs(point["lon"] - gcj[0]) < 1e-5 and abs(point["lat"] - gcj[1]) < 1e-5
+    ring = by_id["grids"]["data"]["features"][0]["geometry"]["coordinates"][0]
+    xs = [c[0] for c in ring]
+    assert abs((min(xs) + max(xs)) / 2 - gcj[0]) < 1e-4
+    assert abs(shifted["initialViewState"]["longitude"] - gcj[0]) < 1e-5
+    plain_point = next(layer for layer in plain["layers"] if layer["id"] == "cases")["data"][0]
+    assert plain_point["lon"] == round(wgs[0], 5) or abs(plain_point["lon"] - wgs[0]) < 1e-9
