@@ -117,7 +117,7 @@ def test_map_tooltips_suppress_small_counts_for_leaders(data: tuple[Settings, sn
     small = [k for k, p in offi.items() if 0 < (p["value"] or 0) < 5]
     assert small, "the fixture should have grids with 1-4 cases in the period"
     for k in small:
-        assert lead[k]["shown"] == "&lt;5" and not lead[k]["value"] == lead[k]["value"]  # NaN; text escaped
+        assert lead[k]["shown"] == "<5" and not lead[k]["value"] == lead[k]["value"]  # NaN; Streamlit escapes it
     big = [k for k, p in offi.items() if (p["value"] or 0) >= 5]
     assert all(lead[k]["shown"] == offi[k]["shown"] for k in big)
     assert (leader.columns["value"] >= 5).all()
