@@ -8,6 +8,7 @@ read and merged into the previous snapshot's cases. `full=True` rebuilds everyth
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import resource
@@ -189,7 +190,7 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
     if prev is not None and _same_local_day(prev, as_of, settings.timezone):
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         built.prefetched = {
-            "cases": reader.submit(snapshots.read_arrow, prev, "cases", _same_day_read_columns(settings, prev)),
+            "cases": reader.submit(snapshots.read_arrow, prev, "cases", same_day_read_columns(settings)),
             "metrics": reader.submit(snapshots.read_table, prev, "metrics")}
         reader.shutdown(wait=False)
     version = snapshots.new_version()
@@ -514,7 +515,7 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     if prev is not None:
         with timer.step("merge"):
             base, base_restricted = _merge_previous(prev, raw_ids, built, same_day=same_day,
-                                                    same_day_columns=same_day_columns(settings))
+                                                    same_day_read=same_day_read_columns(settings))
             if reassign_base:
                 base = _place(base.assign(grid_id=base["source_grid_id"], township_id=base["source_township_id"]),
                               grids, settings, rej)
@@ -543,22 +544,17 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["assign_methods"] = {str(k): int(v) for k, v in methods.items()}
 
 
-def _same_day_read_columns(settings: Settings, prev: snapshots.Snapshot) -> list[str]:
-    """The columns `_merge_previous` reads from the previous cases.parquet on a same-day refresh."""
-    wanted = same_day_columns(settings)
-    return [c for c in CORE_COLUMNS if c in wanted] + list(DEADLINE_COLUMNS)
-
-
-def same_day_columns(settings: Settings) -> frozenset[str]:
-    """The case columns a same-day refresh reads for its unchanged rows: what the metrics, the detectors
-    and the refresh itself compute with. The other columns of those rows are never needed — the rows
-    are written back from the previous file as they were."""
-    return frozenset({*METRIC_INPUT_COLUMNS, *WARNING_CASE_COLUMNS, "subcategory",
-                      *settings.warnings.repeated_collective_key, *CORE_EXTRA, "case_id", "updated_at"})
+def same_day_read_columns(settings: Settings) -> list[str]:
+    """The columns a same-day refresh reads from the previous cases.parquet for its unchanged rows: what
+    the metrics, the detectors and the refresh itself compute with, then the deadline columns. The
+    other columns of those rows are never needed — the rows are written back from the previous file."""
+    used = {*METRIC_INPUT_COLUMNS, *WARNING_CASE_COLUMNS, "subcategory", *settings.warnings.repeated_collective_key,
+            *CORE_EXTRA, "case_id", "updated_at"}
+    return [c for c in CORE_COLUMNS if c in used] + list(DEADLINE_COLUMNS)
 
 
 def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, *, same_day: bool,
-                    same_day_columns: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    same_day_read: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The previous snapshot's cases that were not re-read (core columns) and their restricted rows.
 
     Filtering is done in Arrow (multi-threaded C++). On a same-day refresh the free-text and personal
@@ -570,7 +566,7 @@ def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, 
     deadline_cols = list(DEADLINE_COLUMNS)
     previous_metrics = None
     if same_day:
-        wanted = [c for c in CORE_COLUMNS if c in same_day_columns] + deadline_cols
+        wanted = list(same_day_read or [])
         ahead = built.prefetched.get("cases")
         table = ahead.result() if ahead is not None and ahead.exception() is None else None
         if table is not None and table.schema.names == wanted:
@@ -676,11 +672,12 @@ class StreamedCases:
 
         source = pq.ParquetFile(self.source)
         keep = self.keep.combine_chunks() if hasattr(self.keep, "combine_chunks") else self.keep
+        groups = (source.read_row_group(i) for i in range(source.num_row_groups))
+        first = next(groups, None)  # also decides which columns get dictionary pages
+        dictionary = dictionary_columns(first if first is not None else self.fresh)
         start = 0
-        dictionary = dictionary_columns(source.read_row_group(0).slice(0, 20_000)) if source.num_row_groups else []
         with pq.ParquetWriter(path, self.fresh.schema, compression="zstd", use_dictionary=dictionary) as out:
-            for i in range(source.num_row_groups):
-                group = source.read_row_group(i)
+            for group in itertools.chain([] if first is None else [first], groups):
                 mask = keep.slice(start, group.num_rows)
                 start += group.num_rows
                 out.write_table(group.filter(mask), row_group_size=ROW_GROUP_SIZE)

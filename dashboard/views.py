@@ -672,8 +672,8 @@ def map_data(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filter
         ids = comms["community_id"].astype("str")
         pop = ids.map(pd.to_numeric(grids["population"], errors="coerce").groupby(
             grids["community_id"].astype("str")).sum(min_count=1))
-        town_names = grids.drop_duplicates("community_id").set_index(grids.drop_duplicates("community_id")[
-            "community_id"].astype("str"))["township_name"]
+        firsts = grids.drop_duplicates("community_id")
+        town_names = firsts.set_index(firsts["community_id"].astype("str"))["township_name"]
         props = pd.DataFrame({"name": comms["name"].astype("str"), "community_name": "",
                               "township_name": ids.map(town_names).fillna("").astype("str")})
     else:

@@ -95,24 +95,18 @@ def placement_section(ctx: ui.PageContext) -> None:
     with left:
         st.dataframe(ui.cached_view(quality.placement, ctx), hide_index=True, key="dq-placement")
     with right:
-        st.markdown(f"**{t('dq_unassigned', lang)}**")
-        unassigned = ui.cached_view(quality.unassigned_cases, ctx, 200)
-        if unassigned.empty:
-            st.success(t("dq_unassigned_none", lang))
-        else:
-            st.dataframe(unassigned, hide_index=True, key="dq-unassigned")
-        st.markdown(f"**{t('dq_coords', lang)}**")
-        coords = ui.cached_view(quality.coordinate_problems, ctx, 200)
-        if coords.empty:
-            st.success(t("dq_coords_none", lang))
-        else:
-            st.dataframe(coords, hide_index=True, key="dq-coords")
-        st.markdown(f"**{t('dq_deadlines', lang)}**")
-        deadlines = ui.cached_view(quality.deadline_problems, ctx)
-        if deadlines.empty:
-            st.success(t("dq_deadlines_none", lang))
-        else:
-            st.dataframe(deadlines, hide_index=True, key="dq-deadlines")
+        problem_table(lang, "dq_unassigned", ui.cached_view(quality.unassigned_cases, ctx, 200), "dq-unassigned")
+        problem_table(lang, "dq_coords", ui.cached_view(quality.coordinate_problems, ctx, 200), "dq-coords")
+        problem_table(lang, "dq_deadlines", ui.cached_view(quality.deadline_problems, ctx), "dq-deadlines")
+
+
+def problem_table(lang: str, title_key: str, rows: pd.DataFrame, key: str) -> None:
+    """A heading, then the rows, or a success note (text key `<title_key>_none`) when there are none."""
+    st.markdown(f"**{t(title_key, lang)}**")
+    if rows.empty:
+        st.success(t(f"{title_key}_none", lang))
+    else:
+        st.dataframe(rows, hide_index=True, key=key)
 
 
 def grid_section(ctx: ui.PageContext) -> None:
