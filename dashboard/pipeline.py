@@ -204,10 +204,12 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
                                            for t in source_tables("case")})
             grids_reused = _grid_side(settings, prev, built, timer, as_of)
             writer.submit(*GRID_SIDE_TABLES)
-            release_arrow_memory()
+            if not grids_reused:
+                release_arrow_memory()
             with timer.step("read_case_wait"):
                 raw_case = pending.result()
-            release_arrow_memory()
+            if since is None:  # a whole case table was read; an incremental batch is small
+                release_arrow_memory()
             timer.durations["read_case"] = round(time.perf_counter() - t0, 4)
         _case_side(settings, prev, since, raw_case, built, timer, as_of, reassign_base=not grids_reused)
         writer.submit(*CASE_SIDE_TABLES, RESTRICTED)
@@ -501,7 +503,8 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
         del batch_raw
         tables = validate_raw(settings, "case", raw, now=as_of, rej=rej, consume=True)
         raw.clear()
-        release_arrow_memory()
+        if since is None:
+            release_arrow_memory()
         grids, towns = built.tables["grids"], built.tables["townships"]
         batch = clear_unknown_codes(tables.pop("cases"), grids=grids, townships=towns, rej=rej)
     with timer.step("coordinates"):
@@ -668,20 +671,29 @@ class StreamedCases:
         return self.rows
 
     def write(self, path: Path) -> None:
+        """Columns the previous file dictionary-encoded are read as dictionaries and written back as
+        they are (no decoding to text and re-hashing); the previous file's key-value metadata (the
+        stored Arrow schema with the dense types, pandas metadata) is written back with them, so
+        readers see exactly the types they would in a file written from scratch."""
         import pyarrow.parquet as pq
 
-        source = pq.ParquetFile(self.source)
+        meta = pq.ParquetFile(self.source).metadata
+        first = meta.row_group(0) if meta.num_row_groups else None
+        dictionary = [] if first is None else [
+            first.column(i).path_in_schema for i in range(first.num_columns) if first.column(i).has_dictionary_page]
+        source = pq.ParquetFile(self.source, read_dictionary=dictionary)
+        schema = source.schema_arrow.remove_metadata()
         keep = self.keep.combine_chunks() if hasattr(self.keep, "combine_chunks") else self.keep
-        groups = (source.read_row_group(i) for i in range(source.num_row_groups))
-        first = next(groups, None)  # also decides which columns get dictionary pages
-        dictionary = dictionary_columns(first if first is not None else self.fresh)
         start = 0
-        with pq.ParquetWriter(path, self.fresh.schema, compression="zstd", use_dictionary=dictionary) as out:
-            for group in itertools.chain([] if first is None else [first], groups):
+        with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=dictionary,
+                              store_schema=False) as out:
+            for i in range(source.num_row_groups):
+                group = source.read_row_group(i)
                 mask = keep.slice(start, group.num_rows)
                 start += group.num_rows
                 out.write_table(group.filter(mask), row_group_size=ROW_GROUP_SIZE)
-            out.write_table(self.fresh, row_group_size=ROW_GROUP_SIZE)
+            out.write_table(self.fresh.cast(schema), row_group_size=ROW_GROUP_SIZE)
+            out.add_key_value_metadata(dict(meta.metadata or {}))
 
 
 def _snapshot_table(built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame) -> pd.DataFrame | StreamedCases:
@@ -759,6 +771,8 @@ class TableWriter:
         self.folder = folder
         self.built = built
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write")
+        # a streamed cases file takes seconds: the tables finished after it do not wait for it
+        self.stream_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-stream")
         self.futures: list[Any] = []
 
     def __enter__(self) -> TableWriter:
@@ -766,10 +780,13 @@ class TableWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.stream_pool.shutdown(wait=True, cancel_futures=True)
 
     def submit(self, *names: str) -> None:
         for name in names:
-            self.futures.append(self.pool.submit(self._write, name, self.built.tables[name]))
+            frame = self.built.tables[name]
+            pool = self.stream_pool if isinstance(frame, StreamedCases) else self.pool
+            self.futures.append(pool.submit(self._write, name, frame))
 
     def wait(self) -> None:
         for future in self.futures:

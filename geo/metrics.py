@@ -544,14 +544,114 @@ def apply_metric_deltas(previous: pd.DataFrame, plus: pd.DataFrame, minus: pd.Da
     (state counts and "can be decided" depend on the day). Rates are recomputed from the summed
     numerators and denominators; cells that end up all zero are dropped, as compute_metrics would
     not emit them; rows come back in compute_metrics' order.
+
+    Only the cells `plus` and `minus` touch are worked on: the net change per cell is summed first,
+    then added to `previous` in place of its rows (found by binary search, since `previous` is in
+    compute_metrics' order), with new cells inserted where they belong.
     """
+    delta = sum_metric_cells([(plus, 1.0), (minus, -1.0)])
+    if not len(previous):
+        return delta
+    if not len(delta):
+        return previous
+    prev_key, delta_key = _cell_order_keys(previous, delta)
+    if len(prev_key) > 1 and not bool(np.all(prev_key[1:] > prev_key[:-1])):  # not in canonical order
+        return sum_metric_cells([(previous, 1.0), (plus, 1.0), (minus, -1.0)])
+    pos = np.searchsorted(prev_key, delta_key)
+    found = pos < len(prev_key)
+    found[found] = prev_key[pos[found]] == delta_key[found]
+    at = pos[found]
+    summed = {}
+    emptied = np.ones(len(at), dtype=bool)
+    for name in _VALUE_COLUMNS:
+        values = previous[name].to_numpy()[at] + delta[name].to_numpy()[found]
+        if name in _FLOAT_SUMS:  # integer sums are exact; only these can leave residue
+            values[np.abs(values) < 1e-9] = 0.0
+        emptied &= values == 0
+        summed[name] = values
+    added = delta[~found]
+    # Where each previous row and each new cell goes: kept previous rows keep their order, a new
+    # cell goes before the first previous row with a larger key, emptied cells are left out.
+    kept = np.ones(len(previous), dtype=bool)
+    kept[at[emptied]] = False
+    kept_rows = np.flatnonzero(kept)
+    new_at = np.searchsorted(prev_key[kept_rows], delta_key[~found]) + np.arange(len(added))
+    size = len(kept_rows) + len(added)
+    is_new = np.zeros(size, dtype=bool)
+    is_new[new_at] = True
+    dest = np.full(len(previous), -1, dtype=np.int64)
+    dest[kept_rows] = np.flatnonzero(~is_new)
+    update_at, update = dest[at[~emptied]], ~emptied
+    same_rows = size == len(previous)
+    old_dest = slice(None) if same_rows else np.flatnonzero(~is_new)
+    new_ids = len(previous) + np.arange(len(added))
+    touched = np.concatenate([update_at, new_at])
+    if same_rows:  # the key columns only move when cells come or go
+        out = previous.copy(deep=False)
+    else:
+        order = np.empty(size, dtype=np.int64)
+        order[old_dest] = kept_rows
+        order[new_at] = new_ids
+        out = pd.DataFrame({name: pd.concat([previous[name], added[name]], ignore_index=True).array.take(order)
+                            for name in KEY_COLUMNS})
+    columns: dict[str, NDArray[np.generic]] = {}
+    for name in (*_VALUE_COLUMNS, *RATE_NAMES):
+        old = previous[name].to_numpy()
+        column = np.empty(size, dtype=old.dtype)
+        column[old_dest] = old if same_rows else old[kept_rows]
+        if name in summed:
+            column[update_at] = summed[name][update]
+            column[new_at] = added[name].to_numpy()
+        columns[name] = column
+    for r in RATE_NAMES:
+        num, den = columns[f"{r}_num"][touched], columns[f"{r}_den"][touched]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            columns[r][touched] = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    for name, column in columns.items():  # as Series: set without another copy
+        out[name] = pd.Series(column, index=out.index, copy=False)
+    return out[list(METRIC_COLUMNS)]
+
+
+_VALUE_COLUMNS: tuple[str, ...] = tuple(c for c in METRIC_COLUMNS if c not in KEY_COLUMNS and c not in RATE_NAMES)
+
+
+def _cell_order_keys(previous: pd.DataFrame, delta: pd.DataFrame) -> tuple[I64, I64]:
+    """One int64 per row of each frame that sorts like compute_metrics' row order (unit type, period,
+    unit id, period start) and is equal for the same cell in both frames."""
     import pyarrow as pa
 
-    values = [c for c in METRIC_COLUMNS if c not in KEY_COLUMNS and c not in RATE_NAMES]
-    frames = [(f, sign) for f, sign in ((previous, 1.0), (plus, 1.0), (minus, -1.0)) if len(f)]
+    both = (previous, delta)
+    ids = pd.concat([f["unit_id"] for f in both], ignore_index=True)
+    id_codes, id_uniques = pd.factorize(ids, sort=True)
+    starts = [np.asarray(pa.array(f["period_start"].array).cast(pa.int32())).astype(np.int64) for f in both]
+    first = min(int(s.min()) for s in starts)
+    n_days = max(int(s.max()) for s in starts) - first + 1
+    n_ids = len(id_uniques)
+    keys, offset = [], 0
+    for f, start in zip(both, starts, strict=True):
+        kind = _rank(f["unit_type"], UNIT_TYPES) * len(PERIODS) + _rank(f["period"], PERIODS)
+        code = id_codes[offset:offset + len(f)].astype(np.int64)
+        offset += len(f)
+        keys.append((kind * n_ids + code) * n_days + (start - first))
+    return keys[0], keys[1]
+
+
+def _rank(values: pd.Series, order: tuple[str, ...]) -> I64:
+    codes, uniques = pd.factorize(values)
+    return np.array([order.index(u) for u in uniques], dtype=np.int64)[codes]
+
+
+def sum_metric_cells(frames: Sequence[tuple[pd.DataFrame, float]]) -> pd.DataFrame:
+    """The signed sum of metric frames cell by cell (every value column times its frame's sign), rates
+    recomputed from the summed numerators and denominators, cells that sum to all zero dropped, rows
+    in compute_metrics' order."""
+    import pyarrow as pa
+
+    values = _VALUE_COLUMNS
+    frames = [(f, sign) for f, sign in frames if len(f)]
     if not frames:
         return empty_metrics()
-    # One integer per cell: factorize each key column over all three frames, then combine.
+    # One integer per cell: factorize each key column over all the frames, then combine.
     cols: dict[str, NDArray[np.int64]] = {}
     uniques: dict[str, NDArray[np.object_] | NDArray[np.int64]] = {}
     for key in ("unit_type", "unit_id", "period"):

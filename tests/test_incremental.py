@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from dashboard import snapshots
@@ -90,6 +91,9 @@ def test_incremental_equals_full(demo_dir: Path) -> None:
     assert table(inc, "cases").set_index("case_id").loc["NEW0", "status"] == "closed"
     full = refresh(settings_for(demo_dir, "full"), now=now, full=True)
     assert_snapshots_equal(inc, full)
+    # the streamed file keeps the types a reader sees (dictionary pages written back as they were)
+    inc_schema, full_schema = (pq.read_schema(s.file("cases.parquet")) for s in (inc, full))
+    assert inc_schema.equals(full_schema) and b"pandas" in inc_schema.metadata
     assert len(table(inc, "rejected")) == len(table(first, "rejected")) + 1  # the unknown status
 
 

@@ -342,3 +342,32 @@ def test_labels_and_metric_table() -> None:
     named = {m.name for m in METRICS.values() if m.kind == "count"} | {
         f"{m.name}{s}" for m in METRICS.values() if m.kind != "count" for s in ("", "_num", "_den")}
     assert named == data_columns
+
+
+def test_metric_deltas_equal_a_rebuild() -> None:
+    """previous(A ∪ B) − metrics(B) + metrics(C) = metrics(A ∪ C), cell for cell and in compute_metrics'
+    order: cells change, cells of units only B had go away, cells of units only C has are inserted."""
+    from bench.metrics import synthetic_cases
+    from geo.metrics import apply_metric_deltas, sum_metric_cells
+
+    cases, leaders = synthetic_cases(3000, grids=40, leaders=5, seed=3)
+    cases["petitioner_key"] = cases["case_id"]  # repeat flags of one case's petitioner stay put
+    later, _ = synthetic_cases(300, grids=60, leaders=5, seed=4)
+    later["case_id"] = later["case_id"].str.replace("C", "N")
+    later["grid_id"] = "X" + later["grid_id"]  # grids no previous case was in
+    later["petitioner_key"] = later["case_id"]
+    gone = cases["grid_id"].isin(["G3", "G7"]) | (np.arange(len(cases)) % 50 == 0)
+    a, b = cases[~gone], cases[gone]
+
+    def metrics(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.reset_index(drop=True)
+        return compute_metrics(frame, compute_deadlines(frame, now=NOW), leaders, now=NOW)
+
+    previous, minus, plus = metrics(cases), metrics(b), metrics(later)
+    expected = metrics(pd.concat([a, later]))
+    got = apply_metric_deltas(previous, plus, minus)
+    pd.testing.assert_frame_equal(got, expected)
+    assert not got["unit_id"].isin(["G3", "G7"]).any() and got["unit_id"].isin(["XG45"]).any()
+    pd.testing.assert_frame_equal(sum_metric_cells([(previous, 1.0), (plus, 1.0), (minus, -1.0)]), expected)
+    pd.testing.assert_frame_equal(apply_metric_deltas(previous, plus.iloc[:0], minus.iloc[:0]), previous)
+    pd.testing.assert_frame_equal(apply_metric_deltas(previous.iloc[:0], plus, minus.iloc[:0]), metrics(later))
