@@ -174,6 +174,9 @@ class SameDay:
     # written (same deadlines, same 包案 table), never converted to pandas or recomputed.
     keep: Any = None
     previous_metrics: Any = None  # Future of the previous metrics.parquet, read while the merge goes on
+    # The re-read cases with all their columns (the merged frame holds only what metrics and detectors
+    # read): their deadlines and their rows of the new cases.parquet come from here.
+    batch: pd.DataFrame | None = None
 
 
 def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: bool) -> str:
@@ -271,7 +274,7 @@ def _deadlines(settings: Settings, built: Built, cases: pd.DataFrame, as_of: pd.
     same = built.same_day
     if same is None:
         return deadlines_of(cases)
-    deadlines = pd.concat([same.base_deadlines, deadlines_of(cases.iloc[same.base_len:])], ignore_index=True)
+    deadlines = pd.concat([same.base_deadlines, deadlines_of(same.batch)], ignore_index=True)
     deadlines.index = cases.index
     return deadlines
 
@@ -529,7 +532,13 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
             built.rejected.append(kept)
     # Source order for a full refresh, previous order plus the new batch for an incremental one:
     # sorting a million ids costs more than it is worth (readers key on case_id).
-    cases = batch if base is None else pd.concat([base, batch], ignore_index=True)
+    if base is None:
+        cases = batch
+    elif isinstance(base, pd.DataFrame):
+        cases = pd.concat([base, batch], ignore_index=True)
+    else:  # same day: the unchanged rows, still in Arrow, take the batch's values of their columns
+        built.same_day.batch = batch
+        cases = _join_same_day(base, batch)
     restricted = restricted if base_restricted is None else pd.concat([base_restricted, restricted],
                                                                        ignore_index=True)
     with timer.step("validate_case"):
@@ -547,6 +556,20 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["assign_methods"] = {str(k): int(v) for k, v in methods.items()}
 
 
+def _join_same_day(base: Any, batch: pd.DataFrame) -> pd.DataFrame:
+    """The merged frame of a same-day refresh: the unchanged rows (a pyarrow Table of the columns that
+    were read) then the batch's values of the same columns, converted to pandas once."""
+    import pyarrow as pa
+
+    columns = batch.reindex(columns=base.column_names)
+    try:
+        fresh = pa.Table.from_pandas(columns, schema=base.schema, preserve_index=False)
+        return pa.concat_tables([base, fresh]).to_pandas()
+    except (pa.ArrowException, TypeError, ValueError) as exc:  # a value the previous file's types cannot hold
+        log.info("re-read cases do not fit the previous columns' types (%s); merging in pandas", exc)
+        return pd.concat([base.to_pandas(), columns], ignore_index=True)
+
+
 def same_day_read_columns(settings: Settings) -> list[str]:
     """The columns a same-day refresh reads from the previous cases.parquet for its unchanged rows: what
     the metrics, the detectors and the refresh itself compute with, then the deadline columns. The
@@ -557,8 +580,9 @@ def same_day_read_columns(settings: Settings) -> list[str]:
 
 
 def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, *, same_day: bool,
-                    same_day_read: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The previous snapshot's cases that were not re-read (core columns) and their restricted rows.
+                    same_day_read: list[str] | None = None) -> tuple[Any, pd.DataFrame]:
+    """The previous snapshot's cases that were not re-read (core columns; on a same-day refresh the
+    columns it reads, as a pyarrow Table) and their restricted rows.
 
     Filtering is done in Arrow (multi-threaded C++). On a same-day refresh the free-text and personal
     columns are not read at all: the unchanged rows go to the new file straight from the previous one.
@@ -593,7 +617,7 @@ def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, 
                                  base_deadlines=base_table.select(deadline_cols).to_pandas(),
                                  old_changed=table.filter(changed).to_pandas(), keep=keep,
                                  previous_metrics=previous_metrics)
-        base = base_table.select(core).to_pandas()
+        base = base_table.select(core)  # joined with the batch in Arrow (see _join_same_day)
     else:
         base = base_table.to_pandas()
     del table, base_table
@@ -708,7 +732,7 @@ def _snapshot_table(built: Built, cases: pd.DataFrame, deadlines: pd.DataFrame) 
 
     source = same.prev.file("cases.parquet")
     schema = pq.read_schema(source)
-    fresh = _snapshot_cases(cases.iloc[same.base_len:], deadlines.iloc[same.base_len:], leader_cases)
+    fresh = _snapshot_cases(same.batch, deadlines.iloc[same.base_len:].set_axis(same.batch.index), leader_cases)
     try:
         fresh_table = pa.Table.from_pandas(fresh[schema.names], schema=schema, preserve_index=False)
     except (pa.ArrowException, KeyError, TypeError, ValueError) as exc:  # a type the previous file did not have
