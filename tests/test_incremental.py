@@ -97,6 +97,26 @@ def test_incremental_equals_full(demo_dir: Path) -> None:
     assert len(table(inc, "rejected")) == len(table(first, "rejected")) + 1  # the unknown status
 
 
+def test_chained_same_day_refreshes_equal_full(demo_dir: Path) -> None:
+    """Each same-day refresh streams the previous (itself streamed) cases file: three in a row still
+    equal a full rebuild."""
+    s_inc = settings_for(demo_dir, "inc5")
+    now = pd.Timestamp.now(tz="Asia/Shanghai")
+    base = min(now, now.normalize() + pd.Timedelta(hours=23, minutes=50))  # all four on one local day
+    refresh(s_inc, now=base)
+    for step in (1, 2, 3):
+        stamp = (base + pd.Timedelta(minutes=step)).strftime("%Y-%m-%d %H:%M:%S")
+        con = sqlite3.connect(demo_dir / "demo" / "case.sqlite")
+        con.execute("UPDATE cases SET status = 'replied', replied_at = ?, updated_at = ? WHERE case_id IN "
+                    "(SELECT case_id FROM cases WHERE status = 'handling' LIMIT 3)", (stamp, stamp))
+        con.commit()
+        con.close()
+        inc = refresh(s_inc, now=base + pd.Timedelta(minutes=step, seconds=30))
+        assert inc.manifest["incremental"] and inc.manifest["reused_case_rows"] > 0
+    full = refresh(settings_for(demo_dir, "full5"), now=base + pd.Timedelta(minutes=3, seconds=30), full=True)
+    assert_snapshots_equal(inc, full)
+
+
 def test_next_day_recomputes_every_deadline_and_metric(demo_dir: Path) -> None:
     s_inc = settings_for(demo_dir, "inc4")
     now = pd.Timestamp.now(tz="Asia/Shanghai") + pd.Timedelta(minutes=10)
