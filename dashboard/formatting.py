@@ -13,8 +13,11 @@ def _missing(value: float | int | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def fmt_count(value: float | int | None, lang: str = "zh") -> str:
-    """1,032; 12.3万 / 1.2亿 (zh) or 1.2M (en) for large numbers; — when missing."""
+def fmt_count(value: float | int | str | None, lang: str = "zh") -> str:
+    """1,032; 12.3万 / 1.2亿 (zh) or 1.2M (en) for large numbers; — when missing. A text (a suppressed
+    count, "<5", see dashboard/suppression.py) is returned as it is."""
+    if isinstance(value, str):
+        return value
     if _missing(value):
         return "—"
     n = float(value)  # type: ignore[arg-type]
@@ -27,8 +30,12 @@ def fmt_count(value: float | int | None, lang: str = "zh") -> str:
     return f"{n:,.0f}" if n.is_integer() else f"{n:,.1f}"
 
 
-def fmt_rate(num: float | int | None, den: float | int | None, *, digits: int = 1) -> str:
-    """98.2% (num ÷ den); — when the denominator is 0 or missing."""
+def fmt_rate(num: float | int | str | None, den: float | int | str | None, *, digits: int = 1) -> str:
+    """98.2% (num ÷ den); — when the denominator is 0 or missing. A numerator or denominator that is a
+    suppressed count's text ("<5") gives that text: the rate would tell the count."""
+    for part in (num, den):
+        if isinstance(part, str):
+            return part
     if _missing(num) or _missing(den) or not den:
         return "—"
     return f"{100.0 * float(num) / float(den):.{digits}f}%"  # type: ignore[arg-type]
@@ -52,10 +59,15 @@ def fmt_delta_pct(current: float, previous: float) -> str | None:
     return f"{current - previous:+.0f}" if current else None
 
 
-def rate_help(name: str, num: float, den: float, *, lang: str = "zh", period: str = "") -> str:
-    """Hover text of a rate KPI: value with numerator/denominator, and what each counts (SPEC §7)."""
+def rate_help(name: str, num: float, den: float, *, lang: str = "zh", period: str = "",
+              shown: str | None = None) -> str:
+    """Hover text of a rate KPI: value with numerator/denominator, and what each counts (SPEC §7).
+
+    `shown` replaces the value and its numerator/denominator (a suppressed rate: "<5")."""
     metric = METRICS[name]
-    if metric.kind == "mean":
+    if shown is not None:
+        value = shown
+    elif metric.kind == "mean":
         value = mean_label(num, den, unit=metric.unit)
     else:
         value = rate_label(num, den)
@@ -64,7 +76,7 @@ def rate_help(name: str, num: float, den: float, *, lang: str = "zh", period: st
         if period:
             lines.append(f"统计期：{period}")
     else:
-        lines = [f"{value} (numerator/denominator)"]
+        lines = [value if shown is not None else f"{value} (numerator/denominator)"]
         if period:
             lines.append(f"Period: {period}")
     return "  \n".join(lines)

@@ -5,9 +5,10 @@ so every number equals what the dashboard shows the same viewer: the headline fi
 week / month rows of metrics.parquet (a quarter: its three months; a custom period: the day rows the
 command screen sums), breakdowns come from `views.categories`, `rate_ranking`, `light_board`,
 `leader_board`, `supervision_board`, and alerts / hot spots from the scoped readers. A grid worker's
-report holds only their grids. Counts of breakdowns below the small-count threshold are suppressed for
-roles without point access (`dashboard.suppression`). `write_docx` and `write_xlsx` turn the model into
-files; `audit_export` writes the audit-log row every export needs (SPEC §9).
+report holds only their grids. Counts of breakdowns below the small-count threshold, and the rates and
+changes computed from them, are suppressed for roles without point access (`dashboard.suppression`; the
+views are called with `exact=True`, since the report compares periods before it suppresses). `write_docx` and
+`write_xlsx` turn the model into files; `audit_export` writes the audit-log row every export needs (SPEC §9).
 
 Typography of the DOCX (GB/T 9704 style): East Asian font names are written to `w:eastAsia`
 (`reports.body_font` 仿宋 for text, `reports.heading_font` 黑体 for headings and table headers,
@@ -24,7 +25,7 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -38,7 +39,7 @@ from dashboard.filters import Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_rate
 from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
-from dashboard.suppression import suppress_small_counts, threshold_for
+from dashboard.suppression import suppress_frame, threshold_for
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import Viewer
 from geo.metrics import METRICS, combine_periods
@@ -384,15 +385,19 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         notes.append(t("rp_note_suppressed", lang).format(n=threshold))
     notes.append(t("rp_note_state", lang).format(as_of=f"{clock:%Y-%m-%d %H:%M}"))
 
-    def suppress(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-        return suppress_small_counts(frame, columns, threshold) if threshold else frame
+    def suppress(frame: pd.DataFrame, columns: Sequence[str],
+                 rates: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        """Small counts of `columns`, and the `rates` computed from them (rate -> counts), as "<5"."""
+        return suppress_frame(frame, threshold, counts=columns, rates=rates)
+
+    rate_parts = {r: (f"{r}_num", f"{r}_den") for r in views.THREE_RATES}
 
     tables: list[Table] = []
     pct = lambda c, pv: (c - pv) / pv if pv else None  # noqa: E731
 
     # categories
-    cats = views.categories(viewer, snap, settings, cur_filters, top=10_000)
-    pcats = views.categories(viewer, snap, settings, prev_filters, top=10_000)
+    cats = views.categories(viewer, snap, settings, cur_filters, top=10_000, exact=True)
+    pcats = views.categories(viewer, snap, settings, prev_filters, top=10_000, exact=True)
     before = pcats.set_index("category")["cases"]
     cat_rows = pd.DataFrame({"category": cats["category"], "cases": cats["cases"].astype("int64"),
                              "share": cats["share"].astype("float64"),
@@ -408,12 +413,12 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         Column("category", t("rp_col_category", lang)), Column("cases", this + t("rp_col_new", lang), "int"),
         Column("share", t("rp_col_share", lang), "rate"), Column("previous", prev + t("rp_col_new", lang), "int"),
         Column("change", t("rp_col_change", lang), "int")),
-        suppress(cat_rows, ["cases", "previous", "change"]) if threshold else cat_rows))
+        suppress(cat_rows, ["cases", "previous", "change"], {"share": ("cases",), "change": ("cases", "previous")})))
 
     # child units: received (this/previous), lights now, 三率 of the period
-    ranking = views.rate_ranking(viewer, snap, settings, cur_filters)
-    prev_rank = views.rate_ranking(viewer, snap, settings, prev_filters)
-    board = views.light_board(viewer, snap, settings, unit)
+    ranking = views.rate_ranking(viewer, snap, settings, cur_filters, exact=True)
+    prev_rank = views.rate_ranking(viewer, snap, settings, prev_filters, exact=True)
+    board = views.light_board(viewer, snap, settings, unit, exact=True)
     child = ranking.unit_type
     rr = ranking.rows.set_index("unit_id")
     lb = board.rows.set_index("unit_id")
@@ -426,6 +431,7 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         "previous": ids.map(prev_received).fillna(0).astype("int64").to_numpy(),
         **{c: ids.map(lb[c]).fillna(0).astype("int64").to_numpy() for c in ("open", "red", "yellow")},
         **{r: ids.map(rr[r]).astype("float64").to_numpy() for r in views.THREE_RATES},
+        **{c: ids.map(rr[c]).fillna(0).to_numpy() for parts in rate_parts.values() for c in parts},
     })
     unit_rows["change"] = [pct(c, pv) for c, pv in zip(unit_rows["received"], unit_rows["previous"], strict=True)]
     unit_rows = unit_rows.sort_values(["received", "red", "name"], ascending=[False, False, True],
@@ -438,7 +444,9 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         Column("previous", prev + t("rp_col_new", lang), "int"), Column("change", t("rp_col_change_pct", lang), "rate"),
         Column("open", t("rp_col_open", lang), "int"), Column("red", t("rp_col_red", lang), "int"),
         Column("yellow", t("rp_col_yellow", lang), "int"), *rate_cols),
-        suppress(unit_rows, ["received", "previous", "open", "red", "yellow"])))
+        suppress(unit_rows, ["received", "previous", "open", "red", "yellow"],
+                 {"change": ("received", "previous"), **rate_parts}).drop(
+            columns=[c for parts in rate_parts.values() for c in parts])))
 
     # alerts of the period
     alerts = views.scoped_alerts(viewer, snap, unit=unit)
@@ -511,7 +519,7 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
     # 包案 per leader, overdue first
     # views.leader_board fails on a unit without any 包案 (an empty groupby), so that case is handled here
     has_lc = len(views.scoped_leader_cases(viewer, snap, unit=unit)) > 0
-    lboard = views.leader_board(viewer, snap, settings, cur_filters) if has_lc else None
+    lboard = views.leader_board(viewer, snap, settings, cur_filters, exact=True) if has_lc else None
     ld = lboard.leaders if lboard is not None else pd.DataFrame(
         {c: pd.Series(dtype="int64" if c in _LEADER_COUNTS else "object")
          for c in ("name", "post", "level", "next_due", *_LEADER_COUNTS)})
@@ -535,7 +543,7 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         else ""))
 
     # 督办 by tier, and 灭红灯 per unit
-    sboard = views.supervision_board(viewer, snap, settings, cur_filters)
+    sboard = views.supervision_board(viewer, snap, settings, cur_filters, exact=True)
     sv = sboard.by_tier
     sv_rows = pd.DataFrame({"tier": sv["tier_label"], **{c: sv[c].astype("int64") for c in (
         "issued", "answered", "closed", "total", "open", "overdue", "reminders", "new")}})
@@ -556,10 +564,10 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         Column("yellow", t("rp_col_yellow", lang), "int"), Column("green", t("rp_col_green", lang), "int"),
         Column("open", t("rp_col_open", lang), "int"), Column("red_share", t("sv_col_red_share", lang), "rate"),
         Column("red_7d_ago", t("sv_col_red_7d_ago", lang), "int")),
-        suppress(light_rows, ["red", "yellow", "green", "open", "red_7d_ago"])))
+        suppress(light_rows, ["red", "yellow", "green", "open", "red_7d_ago"], {"red_share": ("red", "open")})))
 
-    # 三率 ranking
-    rk = ranking.rows
+    # 三率 ranking, as the 督办督查 page shows it: a unit whose rate is suppressed is unranked (its rank would tell it)
+    rk = views.rate_ranking(viewer, snap, settings, cur_filters).rows if threshold else ranking.rows
     rank_rows = pd.DataFrame({"rank": rk["rank"].astype("float64").to_numpy(), "name": rk["name"].to_numpy(),
                               "received": rk["received"].to_numpy(),
                               **{c: rk[c].to_numpy() for r in views.THREE_RATES
@@ -572,7 +580,7 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
                       Column(f"{r}_den", label + t("rp_col_den", lang), "int")]
     tables.append(Table("ranking", t("rp_tb_ranking", lang), tuple(rank_cols),
                         suppress(rank_rows, ["received", *(f"{r}_{x}" for r in views.THREE_RATES
-                                                           for x in ("num", "den"))])))
+                                                           for x in ("num", "den"))], rate_parts)))
 
     # longer periods: trend and emerging hot-spot classes
     emerging = pd.DataFrame(columns=["trend", "grids", "examples"])

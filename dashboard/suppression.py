@@ -1,11 +1,54 @@
-"""Small-count suppression (SPEC §9): aggregates below a threshold shown as "<5" to roles without point access."""
+"""Small-count suppression (SPEC §9): aggregates below a threshold shown as "<5" to roles without point access.
+
+The views (`dashboard/views.py`) suppress what they return for such viewers: each count 0 < n < threshold
+becomes the text "<5", each rate computed from such a count becomes "<5" too (2/3 = 66.7% tells both
+counts), zeros and larger counts stay numbers. Viewers with point access get numbers only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from dashboard.formatting import fmt_count
+
+
+def suppressed_text(threshold: int) -> str:
+    """What a suppressed count shows: "<5" for a threshold of 5."""
+    return f"<{int(threshold)}"
+
+
+def is_suppressed(value: Any) -> bool:
+    """Whether a cell is a suppressed count's text ("<5"): views put text in count columns for nothing else."""
+    return isinstance(value, str) and value.startswith("<")
+
+
+def small_mask(values: Any, threshold: int | None) -> np.ndarray:
+    """Boolean mask of the values that are suppressed: numbers with 0 < value < `threshold` (none when None)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
+    if threshold is None:
+        return np.zeros(len(series), dtype=bool)
+    numbers = pd.to_numeric(series, errors="coerce")
+    return ((numbers > 0) & (numbers < threshold)).fillna(False).to_numpy(dtype=bool)
+
+
+def is_small(*values: Any, threshold: int | None) -> bool:
+    """Whether any of the numbers is suppressed (0 < value < `threshold`); False when `threshold` is None."""
+    return bool(small_mask(list(values), threshold).any())
+
+
+def shown_count(value: Any, threshold: int | None) -> Any:
+    """`value`, or "<threshold" when it is a suppressed count."""
+    return suppressed_text(threshold) if threshold is not None and is_small(value, threshold=threshold) else value
+
+
+def count_text(value: Any, threshold: int | None, lang: str = "zh") -> str:
+    """A count for display: "<5" when suppressed, else `fmt_count` (1,032; 12.3万)."""
+    return fmt_count(shown_count(value, threshold), lang)
 
 
 def suppress_small_counts(frame: pd.DataFrame, columns: Sequence[str], threshold: int) -> pd.DataFrame:
@@ -15,16 +58,78 @@ def suppress_small_counts(frame: pd.DataFrame, columns: Sequence[str], threshold
     Columns not in `frame` are ignored; the input is never mutated.
     """
     out = frame.copy()
-    label = f"<{int(threshold)}"
+    label = suppressed_text(threshold)
     for col in columns:
         if col not in out.columns:
             continue
-        values = pd.to_numeric(out[col], errors="coerce")
-        small = ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+        small = small_mask(out[col], threshold)
         column = out[col].astype("object")
         column[small] = label
         out[col] = column
     return out
+
+
+def suppress_frame(frame: pd.DataFrame, threshold: int | None, *, counts: Sequence[str],
+                   rates: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """`frame` as a viewer with `threshold` may see it: the `counts` columns suppressed (`suppress_small_counts`)
+    and every cell of a `rates` column (rate column -> the count columns it is computed from, e.g.
+    {"red_share": ("red", "open")}) replaced by "<5" where one of those counts is suppressed.
+
+    `threshold` None returns `frame` itself (numbers unchanged); otherwise a copy, the input is never mutated.
+    """
+    if threshold is None:
+        return frame
+    out = frame.copy()
+    label = suppressed_text(threshold)
+    for col, parts in (rates or {}).items():
+        if col not in out.columns:
+            continue
+        hidden = np.zeros(len(out), dtype=bool)
+        for part in parts:
+            hidden |= small_mask(frame[part], threshold)
+        column = out[col].astype("object")
+        column[hidden] = label
+        out[col] = column
+    return suppress_small_counts(out, counts, threshold)
+
+
+def order_key(values: Any, threshold: int | None) -> pd.Series:
+    """Numbers to sort rows by without ordering the suppressed ones among themselves: every suppressed count
+    (a number 0 < n < threshold, or its text "<5") becomes threshold / 2, between the zeros and the shown counts."""
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    if threshold is None:
+        return numbers
+    hidden = small_mask(numbers, threshold) | values.map(is_suppressed).to_numpy(dtype=bool)
+    return numbers.where(~hidden, threshold / 2)
+
+
+def as_numbers(values: pd.Series) -> pd.Series:
+    """A count or rate column for a chart: suppressed texts become NaN (a bar is not drawn, a line breaks);
+    a numeric column is returned as it is."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def holds_suppressed(value: Any, threshold: int) -> bool:
+    """Whether a view's result (a frame, series, dataclass, list, dict or text, nested) shows a suppressed count."""
+    label = suppressed_text(threshold)
+    if isinstance(value, str):
+        return value == label
+    if isinstance(value, pd.DataFrame):
+        return any(holds_suppressed(value[c], threshold) for c in value.columns)
+    if isinstance(value, pd.Series):
+        if pd.api.types.is_numeric_dtype(value) or pd.api.types.is_datetime64_any_dtype(value):
+            return False
+        return bool((value.astype("object") == label).any())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(holds_suppressed(getattr(value, f.name), threshold) for f in dataclasses.fields(value))
+    if isinstance(value, Mapping):
+        return any(holds_suppressed(v, threshold) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_suppressed(v, threshold) for v in value)
+    return False
 
 
 def threshold_for(viewer: Any, settings: Any) -> int | None:

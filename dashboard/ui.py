@@ -21,7 +21,9 @@ import streamlit as st
 
 from dashboard import filters as flt
 from dashboard import appdb, auth, palette, scheduler, snapshots, views
+from dashboard.formatting import fmt_count
 from dashboard.settings import Settings, load_settings
+from dashboard.suppression import holds_suppressed, is_suppressed, threshold_for
 from dashboard.texts import t as _t
 from dashboard.viewer import ROLES, Viewer, default_viewer, grids_of_worker, make_viewer, nobody
 from geo.warnings import active_sensitive_period
@@ -562,6 +564,44 @@ def _view_cached(name: str, data_dir: str, version: str, viewer_key: tuple[str, 
                  args_key: tuple[Any, ...], *, _fn: Callable[..., Any], _viewer: Viewer,
                  _snap: snapshots.Snapshot, _settings: Settings, _args: tuple[Any, ...]) -> Any:
     return _fn(_viewer, _snap, _settings, *_args)
+
+
+# --- small counts (SPEC §9) ------------------------------------------------------------------------------
+
+def suppression_note(ctx: PageContext, *shown: Any) -> str | None:
+    """The note that small counts show as "<5" (rp_note_suppressed), when the viewer's counts are suppressed and
+    one of `shown` (view results) holds such a count; else None. A page shows it once."""
+    threshold = threshold_for(ctx.viewer, ctx.settings)
+    if threshold is None or not holds_suppressed(shown, threshold):
+        return None
+    return t("rp_note_suppressed", ctx.lang).format(n=threshold)
+
+
+def text_cells(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """`table` for st.dataframe with each column that holds suppressed counts ("<5") as text ("<5", "12", "1,032",
+    "" when missing): mixed numbers and texts are not Arrow-serialisable (Streamlit would log a traceback and
+    convert them itself). Other columns, and every column of a viewer with point access, stay as they are."""
+    mixed = [c for c in table.columns if table[c].dtype == object and table[c].map(is_suppressed).any()]
+    if not mixed:
+        return table
+    return table.assign(**{c: [v if isinstance(v, str) else "" if pd.isna(v) else fmt_count(v, lang)
+                               for v in table[c]] for c in mixed})
+
+
+def count_column(values: pd.Series, label: str, *, help: str | None = None) -> Any:
+    """Column config of a count column: a NumberColumn, or a TextColumn once suppressed counts ("<5") made it text."""
+    if pd.api.types.is_numeric_dtype(values):
+        return st.column_config.NumberColumn(label, help=help)
+    return st.column_config.TextColumn(label, help=help)
+
+
+def percent_cells(values: pd.Series, label: str, *, help: str | None = None) -> tuple[pd.Series, Any]:
+    """A 0..1 rate column for st.dataframe and its column config: numbers × 100 with a "%.1f%%" NumberColumn, or,
+    when it holds suppressed counts' texts ("<5"), texts ("72.6%", "<5", "") in a TextColumn."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values * 100, st.column_config.NumberColumn(label, format="%.1f%%", help=help)
+    texts = [v if isinstance(v, str) else "" if pd.isna(v) else f"{100 * float(v):.1f}%" for v in values]
+    return pd.Series(texts, index=values.index, dtype="object"), st.column_config.TextColumn(label, help=help)
 
 
 # --- widgets --------------------------------------------------------------------------------------------

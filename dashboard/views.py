@@ -14,6 +14,13 @@ No streamlit here (the UI glue, caching and widgets are in `dashboard/ui.py`). T
   them with `st.cache_data` keyed by (function, snapshot version, `viewer.cache_key`,
   config hash, args); args must be hashable values or objects with a `.key()` (e.g. `Filters`).
 
+Small counts (SPEC §9): for a viewer without point access (`suppression.threshold_for`) the views that
+count cases — `kpis`, `trend`, `categories`, `map_data`, `leader_summary`, `leader_board`,
+`supervision_summary`, `supervision_board`, `light_board`, `rate_ranking` — return each count
+0 < n < threshold as the text "<5", and each rate computed from such a count as "<5" too; zeros and larger
+counts stay numbers, and viewers with point access get numbers only. `exact=True` (reports, which
+suppress their own tables) skips this; `ui.cached_view` passes no keywords, so pages cannot.
+
 Parquet reads go through `read_table`, a small in-process LRU of *shared* frames: never mutate
 what it returns (filtering and `.assign` make copies; in-place edits would corrupt the cache).
 """
@@ -36,7 +43,8 @@ from dashboard.filters import COUNTY_ID, Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_delta_pct, fmt_rate, rate_help
 from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
-from dashboard.suppression import threshold_for
+from dashboard.suppression import (count_text, is_small, order_key, shown_count, small_mask, suppress_frame,
+                                   suppressed_text, threshold_for)
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import RESTRICTED_ROLES, Viewer
 from geo.deadlines import DEADLINE_COLUMNS, GREEN, RED, YELLOW
@@ -504,7 +512,9 @@ def unit_days(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, st
 
 @dataclass(frozen=True)
 class Kpi:
-    """One KPI tile: `value` is display text, `raw` the number behind it, `help` the hover text."""
+    """One KPI tile: `value` is display text, `raw` the number behind it, `help` the hover text.
+
+    A suppressed count or rate (SPEC §9) has `value` "<5", no `raw` and no `delta` (both would tell it)."""
 
     key: str
     label: str
@@ -518,6 +528,24 @@ class Kpi:
 
 KPI_RATES = (("timely_acceptance", "kpi_timely"), ("on_time_conclusion", "kpi_on_time"),
              ("satisfaction", "kpi_satisfaction"), ("resolution", "kpi_resolution"))
+
+
+def _count_kpi(key: str, value: float, help_text: str, *, lang: str, threshold: int | None, **kw: Any) -> Kpi:
+    """A count tile; "<5" without raw value or delta when the count is suppressed (threshold None: never)."""
+    if is_small(value, threshold=threshold):
+        kw.pop("delta", None)
+        return Kpi(key, t(key, lang), count_text(value, threshold, lang), help_text, **kw)
+    return Kpi(key, t(key, lang), fmt_count(value, lang), help_text, raw=float(value), **kw)
+
+
+def _rate_kpi(key: str, name: str, num: float, den: float, *, lang: str, threshold: int | None,
+              period: str = "") -> Kpi:
+    """A rate tile (num ÷ den; numerator and denominator in the help); "<5" when either count is suppressed."""
+    if threshold is not None and is_small(num, den, threshold=threshold):
+        hidden = suppressed_text(threshold)
+        return Kpi(key, t(key, lang), hidden, rate_help(name, num, den, lang=lang, period=period, shown=hidden))
+    return Kpi(key, t(key, lang), fmt_rate(num, den), rate_help(name, num, den, lang=lang, period=period),
+               raw=num / den if den else None)
 
 
 def period_label(period: Period, today: dt.date, lang: str = "zh") -> str:
@@ -556,14 +584,21 @@ def kpis(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -
     pl = period_label(filters.period, today, lang)
     yellow = scoped_cases(viewer, snap, ["light"], unit=filters.unit)
     n_yellow = int((yellow["light"] == YELLOW).sum())
+    threshold = threshold_for(viewer, settings)
+
+    def number(value: float) -> str:
+        return count_text(value, threshold, lang)
 
     def count(key: str, value: float, help_text: str, **kw: Any) -> Kpi:
-        return Kpi(key, t(key, lang), fmt_count(value, lang), help_text, raw=float(value), **kw)
+        return _count_kpi(key, value, help_text, lang=lang, threshold=threshold, **kw)
 
+    # a change against a suppressed count would tell it
+    today_delta = None if is_small(now["received"], same_time, threshold=threshold) else \
+        fmt_delta_pct(now["received"], same_time)
     out = [
         count("kpi_today", now["received"], t("kpi_today_help", lang).format(
-            same=fmt_count(same_time, lang), time=f"{clock:%H:%M}", yesterday=fmt_count(yesterday["received"], lang)),
-            delta=fmt_delta_pct(now["received"], same_time), delta_color="inverse"),
+            same=number(same_time), time=f"{clock:%H:%M}", yesterday=number(yesterday["received"])),
+            delta=today_delta, delta_color="inverse"),
         count("kpi_week", week, t("kpi_week_help", lang).format(since=f"{monday:%m-%d}")),
         count("kpi_open", now["open_end"], t("kpi_open_help", lang)),
         count("kpi_red", now["overdue"], t("kpi_red_help", lang), tone="red"),
@@ -572,31 +607,33 @@ def kpis(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -
     ]
     for name, key in KPI_RATES:
         num, den = float(span[f"{name}_num"]), float(span[f"{name}_den"])
-        out.append(Kpi(key, t(key, lang), fmt_rate(num, den), rate_help(name, num, den, lang=lang, period=pl),
-                       raw=(num / den if den else None)))
+        out.append(_rate_kpi(key, name, num, den, lang=lang, threshold=threshold, period=pl))
     out.append(count("kpi_skip", span["skip_level"], t("kpi_skip_help", lang).format(
-        province=fmt_count(span["skip_level_province"], lang), national=fmt_count(span["skip_level_national"], lang),
-        period=pl)))
+        province=number(span["skip_level_province"]), national=number(span["skip_level_national"]), period=pl)))
     out.append(count("kpi_collective", span["collective_cases"], t("kpi_collective_help", lang).format(
-        people=fmt_count(span["collective_people"], lang), period=pl)))
+        people=number(span["collective_people"]), period=pl)))
     return out
 
 
 # --- charts -----------------------------------------------------------------------------------------------
 
 def trend(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, days: int = 30) -> pd.DataFrame:
-    """New (received) and concluded (closed) cases per day for the last `days` days: date, series, cases."""
+    """New (received) and concluded (closed) cases per day for the last `days` days: date, series, cases
+    (int64; object with "<5" for the suppressed days of a viewer without point access)."""
     today = snapshot_today(snap, settings)
     rows = unit_days(viewer, snap, settings, unit, today - dt.timedelta(days=days - 1), today)
     lang = viewer.lang
     out = pd.DataFrame({"date": pd.to_datetime(pd.Series(rows.index)),
                         t("series_received", lang): rows["received"].to_numpy(),
                         t("series_closed", lang): rows["closed"].to_numpy()})
-    return out.melt(id_vars="date", var_name="series", value_name="cases").astype({"cases": "int64"})
+    out = out.melt(id_vars="date", var_name="series", value_name="cases").astype({"cases": "int64"})
+    return suppress_frame(out, threshold_for(viewer, settings), counts=["cases"])
 
 
-def categories(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, top: int = 8) -> pd.DataFrame:
-    """Cases received in the period by category, largest first; the rest summed as one row."""
+def categories(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, top: int = 8, *,
+               exact: bool = False) -> pd.DataFrame:
+    """Cases received in the period by category, largest first; the rest summed as one row: category, cases,
+    share (0..1). Suppressed counts and their shares are "<5" unless `exact`."""
     today = snapshot_today(snap, settings)
     cases = scoped_cases(viewer, snap, ["category"], unit=filters.unit, received=filters.period.dates(today),
                          timezone=settings.timezone)
@@ -605,8 +642,16 @@ def categories(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filt
     if len(counts) > top:
         head = pd.concat([head, pd.Series({t("other_categories", viewer.lang): counts.iloc[top:].sum()})])
     total = max(int(counts.sum()), 1)
-    return pd.DataFrame({"category": head.index.astype(str), "cases": head.to_numpy(dtype="int64"),
-                         "share": (head.to_numpy() / total).round(4)})
+    out = pd.DataFrame({"category": head.index.astype(str), "cases": head.to_numpy(dtype="int64"),
+                        "share": (head.to_numpy() / total).round(4)})
+    threshold = threshold_for(viewer, settings)
+    if exact or threshold is None:
+        return out
+    # suppressed rows in name order after the shown counts: ranked by their counts, they would tell them apart
+    out = out.assign(_k=order_key(out["cases"], threshold), _rest=out["category"] == t("other_categories", viewer.lang))
+    out = out.sort_values(["_rest", "_k", "category"], ascending=[True, False, True], kind="stable")
+    out = out.drop(columns=["_k", "_rest"]).reset_index(drop=True)
+    return suppress_frame(out, threshold, counts=["cases"], rates={"share": ("cases",)})
 
 
 # --- map --------------------------------------------------------------------------------------------------
@@ -836,12 +881,13 @@ def _supervision_flags(sup: pd.DataFrame, now: pd.Timestamp) -> tuple[np.ndarray
 
 @dataclass(frozen=True)
 class LeaderSummary:
-    """领导包案 totals and the leaders with most cases (name, post, cases, resolved, overdue)."""
+    """领导包案 totals and the leaders with most cases (per_leader: leader, status, cases); counts are "<5"
+    where suppressed (SPEC §9)."""
 
     leaders: int
-    cases: int
-    resolved: int
-    overdue: int
+    cases: int | str
+    resolved: int | str
+    overdue: int | str
     per_leader: pd.DataFrame
 
 
@@ -856,7 +902,12 @@ def leader_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Uni
     leaders = read_table(snap, "leaders")
     names = leaders.set_index(leaders["leader_id"].astype("str"))["name"].astype("str")
     per = frame.groupby("leader_id").agg(cases=("done", "size"), resolved=("done", "sum"), overdue=("overdue", "sum"))
-    per = per.sort_values(["cases", "overdue"], ascending=False, kind="stable").head(top)
+    threshold = threshold_for(viewer, settings)
+    if threshold is None:
+        per = per.sort_values(["cases", "overdue"], ascending=False, kind="stable").head(top)
+    else:  # suppressed counts tie (then leader_id): ranked by their counts, they would tell them apart
+        per = per.assign(_c=order_key(per["cases"], threshold), _o=order_key(per["overdue"], threshold)).sort_values(
+            ["_c", "_o"], ascending=False, kind="stable").head(top).drop(columns=["_c", "_o"])
     lang = viewer.lang
     per["leader"] = [names.get(i, i) for i in per.index]
     per["pending"] = per["cases"] - per["resolved"] - per["overdue"]
@@ -865,18 +916,21 @@ def leader_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Uni
     long["status"] = long["status"].map({"resolved": t("leader_resolved", lang), "pending": t("leader_pending", lang),
                                          "overdue": t("leader_overdue", lang)})
     long = long.rename(columns={"n": "cases"}).astype({"cases": "int64"})
-    return LeaderSummary(leaders=int(frame["leader_id"].nunique()), cases=len(frame), resolved=int(done.sum()),
-                         overdue=int(overdue.sum()), per_leader=long.reset_index(drop=True))
+    return LeaderSummary(leaders=int(frame["leader_id"].nunique()), cases=shown_count(len(frame), threshold),
+                         resolved=shown_count(int(done.sum()), threshold),
+                         overdue=shown_count(int(overdue.sum()), threshold),
+                         per_leader=suppress_frame(long.reset_index(drop=True), threshold, counts=["cases"]))
 
 
 @dataclass(frozen=True)
 class SupervisionSummary:
-    """督办 orders by tier (total, open), open and overdue counts, and red lights per child unit."""
+    """督办 orders by tier (total, open), open and overdue counts, and red lights per child unit; counts are
+    "<5" where suppressed (SPEC §9)."""
 
-    by_tier: list[tuple[str, int, int]]
-    open: int
-    overdue: int
-    reminders: int
+    by_tier: list[tuple[str, int | str, int | str]]
+    open: int | str
+    overdue: int | str
+    reminders: int | str
     red_by_unit: pd.DataFrame
     red_unit_type: str
 
@@ -886,33 +940,40 @@ def supervision_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit
     (with the count 7 days earlier from metrics day rows where the snapshot has them)."""
     sup = scoped_supervisions(viewer, snap, unit=unit)
     is_open, overdue = _supervision_flags(sup, as_of(snap, settings))
-    by_tier = []
+    threshold = threshold_for(viewer, settings)
+    by_tier: list[tuple[str, int | str, int | str]] = []
     for member in sorted(TIER.members, key=lambda m: m.rank):
         sel = (sup["tier"] == member.code).fillna(False).to_numpy()
         by_tier.append((member.code if viewer.lang == "zh" else t(f"tier_{member.rank}", viewer.lang),
-                        int(sel.sum()), int((sel & is_open).sum())))
+                        shown_count(int(sel.sum()), threshold), shown_count(int((sel & is_open).sum()), threshold)))
     reminders = int(pd.to_numeric(sup["reminders"], errors="coerce").fillna(0)[is_open].sum()) if len(sup) else 0
-    board = light_board(viewer, snap, settings, unit)
+    board = light_board(viewer, snap, settings, unit, exact=True)
     frame = board.rows[["unit_id", "name", "red", "red_7d_ago"]]
-    frame = frame.sort_values(["red", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return SupervisionSummary(by_tier=by_tier, open=int(is_open.sum()), overdue=int(overdue.sum()),
-                              reminders=reminders, red_by_unit=frame, red_unit_type=board.unit_type)
+    frame = frame.assign(_k=order_key(frame["red"], threshold)).sort_values(
+        ["_k", "name"], ascending=[False, True], kind="stable").drop(columns="_k").reset_index(drop=True)
+    return SupervisionSummary(by_tier=by_tier, open=shown_count(int(is_open.sum()), threshold),
+                              overdue=shown_count(int(overdue.sum()), threshold),
+                              reminders=shown_count(reminders, threshold),
+                              red_by_unit=suppress_frame(frame, threshold, counts=["red", "red_7d_ago"]),
+                              red_unit_type=board.unit_type)
 
 
 # --- 灭红灯 board -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class LightBoard:
-    """Lights now per unit one level below `unit` (a grid worker's county view: their grids)."""
+    """Lights now per unit one level below `unit` (a grid worker's county view: their grids); counts and
+    red_share are "<5" where suppressed (SPEC §9)."""
 
     unit_type: str       # township | community | grid: the type of the rows
     rows: pd.DataFrame   # unit_id, name, red, yellow, green, open, red_share, red_7d_ago; most red first
-    unplaced: int        # open cases in scope that have no unit of that type (e.g. placed on a township only)
+    unplaced: int | str  # open cases in scope that have no unit of that type (e.g. placed on a township only)
 
 
-def light_board(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit) -> LightBoard:
+def light_board(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, *, exact: bool = False) -> LightBoard:
     """灭红灯: red / yellow / green lights and open cases per child unit of `unit`, every child listed
-    (zeros included), with the red count 7 days earlier for townships where metrics day rows exist."""
+    (zeros included), with the red count 7 days earlier for townships where metrics day rows exist.
+    Small counts are suppressed unless `exact` (see the module docstring)."""
     child = "grid" if not viewer.sees_all and unit.is_county else CHILD_TYPE[unit.type]
     col = UNIT_COLUMN[child]
     cases = scoped_cases(viewer, snap, ["status", "light", col], unit=unit)
@@ -938,9 +999,14 @@ def light_board(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit) 
                               columns=("overdue",))
         frame["red_7d_ago"] = frame["unit_id"].map(past.set_index(past["unit_id"].astype("str"))["overdue"]
                                                    ).fillna(0).astype("int64")
-    frame = frame.sort_values(["red", "yellow", "name"], ascending=[False, False, True], kind="stable")
+    threshold = None if exact else threshold_for(viewer, settings)
+    # suppressed counts tie (then by name): ranked by their counts, the rows would tell them apart
+    frame = frame.assign(_r=order_key(frame["red"], threshold), _y=order_key(frame["yellow"], threshold))
+    frame = frame.sort_values(["_r", "_y", "name"], ascending=[False, False, True], kind="stable")
+    rows = suppress_frame(frame.drop(columns=["_r", "_y"]).reset_index(drop=True), threshold,
+                          counts=["red", "yellow", "green", "open", "red_7d_ago"], rates={"red_share": ("red", "open")})
     unplaced = int((flags["open"] & flags["unit_id"].isna()).sum())
-    return LightBoard(unit_type=child, rows=frame.reset_index(drop=True), unplaced=unplaced)
+    return LightBoard(unit_type=child, rows=rows, unplaced=shown_count(unplaced, threshold))
 
 
 # --- period sums of the 三率 per unit ----------------------------------------------------------------------
@@ -969,6 +1035,11 @@ def _period_sums(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit,
         rows = rows[((days >= start) & (days <= end)).to_numpy()]
     sums = rows.groupby(rows["unit_id"].astype("str"))[cols].sum()
     return sums.reindex(children, fill_value=0).astype("int64")
+
+
+# Each rate's columns (value, text, label) and the counts it is computed from, for suppress_frame.
+_RATE_SOURCES: dict[str, tuple[str, str]] = {col: (f"{r}_num", f"{r}_den") for r in THREE_RATES
+                                             for col in (r, f"{r}_text", f"{r}_label")}
 
 
 def _rate_cells(sums: pd.DataFrame) -> dict[str, Any]:
@@ -1044,16 +1115,22 @@ class LeaderBoard:
     kpis: list[Kpi]
     leaders: pd.DataFrame  # leader_id, name, post, level, areas, cases, open, resolved, overdue, rate, rate_label,
     #                        longest_open, next_due, last_progress, stages, new, resolved_new
-    levels: pd.DataFrame   # level, people, cases, resolved, rate, rate_label, open, overdue, new, resolved_new
+    levels: pd.DataFrame   # level, people, cases, resolved, rate, rate_label, open, pending, overdue, new,
+    #                        resolved_new (pending = open, not overdue)
     areas: pd.DataFrame    # township_id, township, leaders, open, red, yellow, received, <rate>_label …, lc_open,
     #                        lc_overdue (empty for a viewer with a grid scope: no township aggregates)
     period: str
 
 
-def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -> LeaderBoard:
+def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, *,
+                 exact: bool = False) -> LeaderBoard:
     """领导包案 of the cases in the filters' unit as of the snapshot; "new" / "resolved_new" count 包案
-    assigned / resolved in the filters' period. 化解率 = resolved ÷ 包案 (DOMAIN.md §Metrics)."""
+    assigned / resolved in the filters' period. 化解率 = resolved ÷ 包案 (DOMAIN.md §Metrics).
+
+    Unless `exact`, counts of 包案 and of the 包抓 townships' cases, and the rates computed from them, are "<5"
+    where suppressed (leaders and people, counts of leaders, are not)."""
     lang, tz, unit = viewer.lang, settings.timezone, filters.unit
+    threshold = None if exact else threshold_for(viewer, settings)
     today = snapshot_today(snap, settings)
     start, end = filters.period.dates(today)
     frame = _leader_case_frame(viewer, snap, settings, unit, start, end)
@@ -1082,13 +1159,16 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     stage_counts = stage_counts.assign(rank=stage_counts["stage"].map(stage_rank).fillna(99)).sort_values(
         ["leader_id", "rank"], kind="stable")
     stage_counts["text"] = (stage_counts["stage"].map(lambda s: _stage_label(s, lang)) + " "
-                            + stage_counts["n"].astype("str"))
+                            + pd.Series([count_text(n, threshold, lang) for n in stage_counts["n"]],
+                                        index=stage_counts.index, dtype="str"))
     sep = t("list_sep", lang)
     per["stages"] = stage_counts.groupby("leader_id")["text"].agg(sep.join)
     per["areas"] = la.groupby("leader_id")["township"].agg(sep.join).reindex(per.index)  # no new rows
-    per = (per.rename_axis("leader_id").reset_index()  # overdue first (SPEC §10), then most open, most cases
-           .sort_values(["overdue", "open", "cases", "leader_id"], ascending=[False, False, False, True],
-                        kind="stable").set_index("leader_id"))
+    # overdue first (SPEC §10), then most open, most cases; suppressed counts tie (their order would tell them)
+    per = per.rename_axis("leader_id").reset_index()
+    per = (per.assign(**{f"_{c}": order_key(per[c], threshold) for c in ("overdue", "open", "cases")})
+           .sort_values(["_overdue", "_open", "_cases", "leader_id"], ascending=[False, False, False, True],
+                        kind="stable").drop(columns=["_overdue", "_open", "_cases"]).set_index("leader_id"))
     ids = per.index.astype("str")
     rates = [fmt_rate(r, c) for r, c in zip(per["resolved"], per["cases"], strict=True)]
     leaders = pd.DataFrame({
@@ -1106,6 +1186,9 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
         "stages": per["stages"].fillna("").astype("str").to_numpy(),
         "new": per["new"].astype("int64").to_numpy(), "resolved_new": per["resolved_new"].astype("int64").to_numpy(),
     })
+    lc_counts = ["cases", "open", "resolved", "overdue", "new", "resolved_new"]
+    lc_rates = {"rate": ("resolved", "cases"), "rate_label": ("resolved", "cases")}
+    leaders = suppress_frame(leaders, threshold, counts=lc_counts, rates=lc_rates)
 
     # 三级代办: people = leaders of the level in the unit (whole jurisdiction: every leader of the level;
     # a township or smaller: those with a 包案 or a 包抓 township there; a grid scope: those with a 包案 there)
@@ -1127,10 +1210,13 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
                            "rate": fmt_rate(row["resolved"], row["cases"]),
                            "rate_label": rate_label(row["resolved"], row["cases"])})
     levels = pd.DataFrame(level_rows)
+    levels.insert(levels.columns.get_loc("overdue"), "pending", levels["open"] - levels["overdue"])
+    total = levels.iloc[-1]  # the KPIs' numbers, before suppression
+    levels = suppress_frame(levels, threshold, counts=[*lc_counts, "pending"], rates=lc_rates)
 
     # 包抓 townships with their figures
     if viewer.sees_all and len(towns_in_unit):
-        board = light_board(viewer, snap, settings, Unit()).rows.set_index("unit_id")
+        board = light_board(viewer, snap, settings, Unit(), exact=True).rows.set_index("unit_id")
         sums = _period_sums(viewer, snap, settings, Unit(), "township", start, end)
         towns = pd.Series(sorted(towns_in_unit), dtype="str")
         town_lc = _count_block(frame.assign(township_id=frame["township_id"].astype("str")), "township_id")
@@ -1148,32 +1234,34 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
             **{f"{r}_label": cells[f"{r}_label"] for r in THREE_RATES},
             "lc_open": towns.map(town_lc["open"]).fillna(0).astype("int64").to_numpy(),
             "lc_overdue": towns.map(town_lc["overdue"]).fillna(0).astype("int64").to_numpy(),
+            **{c: cells[c] for c in _RATE_PARTS},  # for the suppression of the labels, dropped below
         })
-        areas = areas.sort_values(["red", "lc_overdue", "township"], ascending=[False, False, True],
-                                  kind="stable").reset_index(drop=True)
+        areas = areas.assign(_red=order_key(areas["red"], threshold), _over=order_key(areas["lc_overdue"], threshold))
+        areas = areas.sort_values(["_red", "_over", "township"], ascending=[False, False, True],
+                                  kind="stable").drop(columns=["_red", "_over"]).reset_index(drop=True)
+        areas = suppress_frame(areas, threshold, counts=["open", "red", "yellow", "received", "lc_open", "lc_overdue"],
+                               rates={f"{r}_label": _RATE_SOURCES[r] for r in THREE_RATES})
+        areas = areas.drop(columns=list(_RATE_PARTS))
     else:
         areas = _empty(("township_id", "township", "leaders", "open", "red", "yellow", "received",
                         *(f"{r}_label" for r in THREE_RATES), "lc_open", "lc_overdue"))
 
-    total = levels.iloc[-1]
     pl = period_label(filters.period, today, lang)
     n_leaders = int(frame["leader_id"].nunique())
+
+    def count(key: str, value: float, help_text: str, **kw: Any) -> Kpi:
+        return _count_kpi(key, value, help_text, lang=lang, threshold=threshold, **kw)
+
     kpis = [
         Kpi("stat_leaders", t("stat_leaders", lang), fmt_count(n_leaders, lang), t("ld_kpi_leaders_help", lang),
-            raw=float(n_leaders)),
-        Kpi("stat_cases", t("stat_cases", lang), fmt_count(total["cases"], lang), t("ld_kpi_cases_help", lang),
-            raw=float(total["cases"])),
-        Kpi("ld_kpi_open", t("ld_kpi_open", lang), fmt_count(total["open"], lang), t("ld_kpi_open_help", lang),
-            raw=float(total["open"])),
-        Kpi("stat_overdue", t("stat_overdue", lang), fmt_count(total["overdue"], lang),
-            t("ld_kpi_overdue_help", lang), raw=float(total["overdue"]), tone="red"),
-        Kpi("kpi_resolution", t("kpi_resolution", lang), fmt_rate(total["resolved"], total["cases"]),
-            rate_help("resolution", float(total["resolved"]), float(total["cases"]), lang=lang),
-            raw=float(total["resolved"]) / float(total["cases"]) if total["cases"] else None),
-        Kpi("ld_kpi_new", t("ld_kpi_new", lang), fmt_count(total["new"], lang),
-            t("ld_kpi_new_help", lang).format(period=pl), raw=float(total["new"])),
-        Kpi("ld_kpi_resolved_new", t("ld_kpi_resolved_new", lang), fmt_count(total["resolved_new"], lang),
-            t("ld_kpi_resolved_new_help", lang).format(period=pl), raw=float(total["resolved_new"])),
+            raw=float(n_leaders)),  # a count of leaders, not of cases
+        count("stat_cases", total["cases"], t("ld_kpi_cases_help", lang)),
+        count("ld_kpi_open", total["open"], t("ld_kpi_open_help", lang)),
+        count("stat_overdue", total["overdue"], t("ld_kpi_overdue_help", lang), tone="red"),
+        _rate_kpi("kpi_resolution", "resolution", float(total["resolved"]), float(total["cases"]), lang=lang,
+                  threshold=threshold),
+        count("ld_kpi_new", total["new"], t("ld_kpi_new_help", lang).format(period=pl)),
+        count("ld_kpi_resolved_new", total["resolved_new"], t("ld_kpi_resolved_new_help", lang).format(period=pl)),
     ]
     return LeaderBoard(kpis=kpis, leaders=leaders, levels=levels, areas=areas, period=pl)
 
@@ -1255,10 +1343,13 @@ class SupervisionBoard:
     by_tier: pd.DataFrame  # tier, tier_label, issued, answered, closed, total, open, overdue, reminders, new
 
 
-def supervision_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -> SupervisionBoard:
+def supervision_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, *,
+                      exact: bool = False) -> SupervisionBoard:
     """督办 orders of the cases in the filters' unit as of the snapshot, per tier and state; "new" counts
-    orders issued in the filters' period; reminders (催办) are those of the open orders."""
+    orders issued in the filters' period; reminders (催办) are those of the open orders. Counts are "<5"
+    where suppressed unless `exact`."""
     lang = viewer.lang
+    threshold = None if exact else threshold_for(viewer, settings)
     today = snapshot_today(snap, settings)
     start, end = filters.period.dates(today)
     sup = scoped_supervisions(viewer, snap, unit=filters.unit)
@@ -1284,19 +1375,19 @@ def supervision_board(viewer: Viewer, snap: Snapshot, settings: Settings, filter
     table = pd.concat([table, pd.DataFrame([{"tier": "total", "tier_label": t("ld_total", lang), **total.to_dict()}])],
                       ignore_index=True)
     pl = period_label(filters.period, today, lang)
+
+    def count(key: str, value: float, help_text: str, **kw: Any) -> Kpi:
+        return _count_kpi(key, value, help_text, lang=lang, threshold=threshold, **kw)
+
     kpis = [
-        Kpi("sv_kpi_total", t("sv_kpi_total", lang), fmt_count(total["total"], lang), t("sv_kpi_total_help", lang),
-            raw=float(total["total"])),
-        Kpi("stat_open", t("stat_open", lang), fmt_count(total["open"], lang), t("sv_kpi_open_help", lang),
-            raw=float(total["open"])),
-        Kpi("stat_sup_overdue", t("stat_sup_overdue", lang), fmt_count(total["overdue"], lang),
-            t("sv_kpi_overdue_help", lang), raw=float(total["overdue"]), tone="red"),
-        Kpi("stat_reminders", t("stat_reminders", lang), fmt_count(total["reminders"], lang),
-            t("sv_kpi_reminders_help", lang), raw=float(total["reminders"])),
-        Kpi("sv_kpi_new", t("sv_kpi_new", lang), fmt_count(total["new"], lang),
-            t("sv_kpi_new_help", lang).format(period=pl), raw=float(total["new"])),
+        count("sv_kpi_total", total["total"], t("sv_kpi_total_help", lang)),
+        count("stat_open", total["open"], t("sv_kpi_open_help", lang)),
+        count("stat_sup_overdue", total["overdue"], t("sv_kpi_overdue_help", lang), tone="red"),
+        count("stat_reminders", total["reminders"], t("sv_kpi_reminders_help", lang)),
+        count("sv_kpi_new", total["new"], t("sv_kpi_new_help", lang).format(period=pl)),
     ]
-    return SupervisionBoard(kpis=kpis, by_tier=table)
+    counts = [*SUPERVISION_STATUS.codes, "total", "open", "overdue", "reminders", "new"]
+    return SupervisionBoard(kpis=kpis, by_tier=suppress_frame(table, threshold, counts=counts))
 
 
 def supervision_orders(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, show: str = "open",
@@ -1369,15 +1460,19 @@ class RateRanking:
 
     unit_type: str
     by: str
-    rows: pd.DataFrame  # rank, unit_id, name, and per rate r of THREE_RATES: r, r_num, r_den, r_text, r_label
+    rows: pd.DataFrame  # rank, unit_id, name, received, and per rate r of THREE_RATES: r, r_num, r_den, r_text,
+    #                     r_label ("<5" where suppressed, SPEC §9)
     period: str
 
 
 def rate_ranking(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters,
-                 by: str = "timely_acceptance") -> RateRanking:
+                 by: str = "timely_acceptance", *, exact: bool = False) -> RateRanking:
     """三率 (THREE_RATES) of the townships (communities of a township, grids of a community; a grid worker:
     their grids) over the filters' period, ranked by `by` (highest first; units without a denominator last,
-    unranked). Sums of metrics.parquet day rows, so a township's figures equal its KPIs on the command screen."""
+    unranked). Sums of metrics.parquet day rows, so a township's figures equal its KPIs on the command screen.
+
+    Unless `exact`, suppressed counts and the rates computed from them are "<5", and a unit whose `by` rate
+    is suppressed is unranked and listed last (its place would tell the rate)."""
     lang = viewer.lang
     by = by if by in THREE_RATES else THREE_RATES[0]
     unit = filters.unit
@@ -1392,12 +1487,17 @@ def rate_ranking(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     ids = pd.Series(sums.index.to_numpy(), dtype="str")
     rows = pd.DataFrame({"unit_id": ids.to_numpy(), "name": ids.map(names).fillna(ids).to_numpy(),
                          "received": sums["received"].to_numpy(), **_rate_cells(sums)})
-    rows = rows.assign(_has=rows[by].notna()).sort_values(
-        ["_has", by, f"{by}_den", "name"], ascending=[False, False, False, True], kind="stable").drop(columns="_has")
-    rank = rows[by].rank(method="min", ascending=False)
+    threshold = None if exact else threshold_for(viewer, settings)
+    hidden = small_mask(rows[f"{by}_num"], threshold) | small_mask(rows[f"{by}_den"], threshold)
+    value = rows[by].where(~hidden)
+    rows = rows.assign(_v=value, _d=rows[f"{by}_den"].where(~hidden), _has=value.notna()).sort_values(
+        ["_has", "_v", "_d", "name"], ascending=[False, False, False, True], kind="stable")
+    rank = rows["_v"].rank(method="min", ascending=False)
+    rows = rows.drop(columns=["_v", "_d", "_has"])
     rows.insert(0, "rank", pd.array(rank.to_numpy(dtype="float64"), dtype="Int64"))
-    return RateRanking(unit_type=child, by=by, rows=rows.reset_index(drop=True),
-                       period=period_label(filters.period, today, lang))
+    rows = suppress_frame(rows.reset_index(drop=True), threshold, counts=["received", *_RATE_PARTS],
+                          rates=_RATE_SOURCES)
+    return RateRanking(unit_type=child, by=by, rows=rows, period=period_label(filters.period, today, lang))
 
 
 __all__ = [

@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard import maplayers, palette, ui, views
 from dashboard.formatting import fmt_count, fmt_rate
+from dashboard.suppression import as_numbers, is_suppressed
 from dashboard.texts import t
 
 REFRESH_S = 30
@@ -181,7 +182,7 @@ def _short(title: str, jurisdiction: str) -> str:
     return title[len(jurisdiction):].lstrip() if jurisdiction and title.startswith(jurisdiction) else title
 
 
-def map_panel(ctx: ui.PageContext) -> None:
+def map_panel(ctx: ui.PageContext) -> views.MapData:
     lang = ctx.lang
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         header(t("cmd_map", lang))
@@ -221,6 +222,7 @@ def map_panel(ctx: ui.PageContext) -> None:
     if data.level == "community":
         swatches += f'<span>{html.escape(t("map_by_community", lang))}</span>'
     st.html(f'<div class="gw-legend"><span>{html.escape(label)}</span>{swatches}</div>')
+    return data
 
 
 def _chart(chart: alt.Chart, height: int) -> alt.Chart:
@@ -230,34 +232,47 @@ def _chart(chart: alt.Chart, height: int) -> alt.Chart:
             .configure_view(strokeWidth=0))
 
 
-def trend_panel(ctx: ui.PageContext) -> None:
+def bar_labels(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    """`frame` for bars with value labels: `value` as numbers (a suppressed "<5" becomes NaN: no bar, no tooltip),
+    `at`, where the label goes (0 for a suppressed bar), and `shown`, the label ("<5" for a suppressed bar)."""
+    numbers = as_numbers(frame[value])
+    return frame.assign(**{value: numbers, "at": numbers.fillna(0),
+                           "shown": [v if is_suppressed(v) else f"{int(v)}" for v in frame[value]]})
+
+
+def trend_panel(ctx: ui.PageContext) -> pd.DataFrame:
     lang = ctx.lang
     series = [t("series_received", lang), t("series_closed", lang)]
     colours = [palette.SERIES["received"], palette.SERIES["closed"]]
     header(t("cmd_trend", lang), key_html(list(zip(colours, series, strict=True))))
     data = ui.cached_view(views.trend, ctx, ctx.filters.unit, 30)
-    chart = alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=14), strokeWidth=2).encode(
+    # suppressed days are NaN: the line breaks there (Vega-Lite's default for invalid values)
+    chart = alt.Chart(data.assign(cases=as_numbers(data["cases"]))).mark_line(
+        point=alt.OverlayMarkDef(size=14), strokeWidth=2).encode(
         x=alt.X("date:T", axis=alt.Axis(format="%m-%d", labelAngle=0, tickCount=6)),
         y=alt.Y("cases:Q"),
         color=alt.Color("series:N", scale=alt.Scale(domain=series, range=colours), legend=None),
         tooltip=[alt.Tooltip("date:T", format="%Y-%m-%d"), "series:N", "cases:Q"])
     st.altair_chart(_chart(chart, 190), width="stretch", key="cmd-trend")
+    return data
 
 
-def categories_panel(ctx: ui.PageContext) -> None:
+def categories_panel(ctx: ui.PageContext) -> pd.DataFrame:
     lang = ctx.lang
     header(t("cmd_categories", lang))
     data = ui.cached_view(views.categories, ctx, ctx.filters, 8)
     if data.empty:
         st.html(f'<div class="gw-empty">{html.escape(t("cmd_no_data", lang))}</div>')
-        return
-    base = alt.Chart(data).encode(y=alt.Y("category:N", sort=list(data["category"]), axis=alt.Axis(labelLimit=120)),
-                                  x=alt.X("cases:Q", axis=None))
+        return data
+    shown = bar_labels(data[["category", "cases"]], "cases")  # not the share: it would tell a suppressed count
+    base = alt.Chart(shown).encode(y=alt.Y("category:N", sort=list(shown["category"]),
+                                           axis=alt.Axis(labelLimit=120)), x=alt.X("cases:Q", axis=None))
     rest = t("other_categories", lang)
     bars = base.mark_bar(cornerRadiusEnd=2).encode(color=alt.condition(
         alt.datum.category == rest, alt.value(palette.MUTED), alt.value(palette.SERIES["received"])))
-    text = base.mark_text(align="left", dx=4, color=palette.TEXT, font=CHART_FONT).encode(text="cases:Q")
+    text = base.mark_text(align="left", dx=4, color=palette.TEXT, font=CHART_FONT).encode(x="at:Q", text="shown:N")
     st.altair_chart(_chart(bars + text, 215), width="stretch", key="cmd-categories")
+    return data
 
 
 def stats(items: list[tuple[str, str, str, str]]) -> None:
@@ -268,7 +283,7 @@ def stats(items: list[tuple[str, str, str, str]]) -> None:
     st.html(f'<div class="gw-stats">{cells}</div>')
 
 
-def leaders_panel(ctx: ui.PageContext) -> None:
+def leaders_panel(ctx: ui.PageContext) -> views.LeaderSummary:
     lang = ctx.lang
     order = [t("leader_resolved", lang), t("leader_pending", lang), t("leader_overdue", lang)]
     colours = [palette.SERIES["resolved"], palette.SERIES["pending"], palette.SERIES["overdue"]]
@@ -281,8 +296,8 @@ def leaders_panel(ctx: ui.PageContext) -> None:
                (t("stat_resolved", lang), fmt_count(s.resolved, lang), fmt_rate(s.resolved, s.cases), "green"),
                (t("stat_overdue", lang), fmt_count(s.overdue, lang), t("unit_cases", lang), "red")])
     if s.per_leader.empty:
-        return
-    chart = alt.Chart(s.per_leader).mark_bar().encode(
+        return s
+    chart = alt.Chart(s.per_leader.assign(cases=as_numbers(s.per_leader["cases"]))).mark_bar().encode(
         y=alt.Y("leader:N", sort=None, scale=alt.Scale(paddingInner=0.3),
                 axis=alt.Axis(labelLimit=110, labelOverlap=False)),
         x=alt.X("cases:Q", stack="zero", axis=alt.Axis(tickMinStep=1, labelFontSize=10)),
@@ -294,9 +309,10 @@ def leaders_panel(ctx: ui.PageContext) -> None:
         st.html(f'<div class="gw-note">{html.escape(t("cmd_leaders_top", lang))} '
                 f'{key_html(list(zip(colours, order, strict=True)))}</div>')
         st.altair_chart(_chart(chart, 150), width="stretch", key="cmd-leaders")
+    return s
 
 
-def supervision_panel(ctx: ui.PageContext) -> None:
+def supervision_panel(ctx: ui.PageContext) -> views.SupervisionSummary:
     lang = ctx.lang
     header(t("cmd_supervision", lang))
     s = ui.cached_view(views.supervision_summary, ctx, ctx.filters.unit)
@@ -314,43 +330,52 @@ def supervision_panel(ctx: ui.PageContext) -> None:
         key = "cmd_red_by" if has_past else "cmd_red_by_plain"
         st.html(f'<div class="gw-note">{html.escape(t(key, lang).format(unit=unit_name))}</div>')
         if frame.empty:
-            return
-        frame = frame.head(6).assign(change=[
-            "" if pd.isna(p) else f"{int(r) - int(p):+d}" for r, p in zip(frame["red"], frame["red_7d_ago"])][:6])
-        frame["label"] = frame["red"].astype(str) + frame["change"].map(lambda c: f" ({c})" if c else "")
+            return s
+        frame = frame.head(6)
+        change = ["" if pd.isna(p) or is_suppressed(r) or is_suppressed(p) else f"{int(r) - int(p):+d}"
+                  for r, p in zip(frame["red"], frame["red_7d_ago"])]  # no change against a suppressed count
+        frame = bar_labels(frame[["name", "red"]], "red")
+        frame["label"] = frame["shown"] + [f" ({c})" if c else "" for c in change]
+        top = frame["red"].max()
         base = alt.Chart(frame).encode(
             y=alt.Y("name:N", sort=None, scale=alt.Scale(paddingInner=0.3),
                     axis=alt.Axis(labelLimit=120, labelOverlap=False)),
-            x=alt.X("red:Q", axis=None, scale=alt.Scale(domainMax=float(frame["red"].max()) * 1.25 or 1)))
+            x=alt.X("red:Q", axis=None, scale=alt.Scale(domainMax=float(top) * 1.25 if top > 0 else 1)))
         bars = base.mark_bar(color=palette.light_hex("red"), cornerRadiusEnd=2)
         text = base.mark_text(align="left", dx=4, color=palette.TEXT, font=CHART_FONT, fontSize=12).encode(
-            text="label:N")
+            x="at:Q", text="label:N")
         st.altair_chart(_chart(bars + text, 150), width="stretch", key="cmd-red")
+    return s
 
 
 # --- page ----------------------------------------------------------------------------------------------
 
 def render(ctx: ui.PageContext) -> None:
     title_bar(ctx)
-    ui.kpi_row(ui.cached_view(views.kpis, ctx, ctx.filters))
+    kpis = ui.cached_view(views.kpis, ctx, ctx.filters)
+    ui.kpi_row(kpis)
     today = views.snapshot_today(ctx.snap, ctx.settings)
     note = t("cmd_period_note", ctx.lang).format(period=views.period_label(ctx.filters.period, today, ctx.lang))
-    st.html(f'<div class="gw-note">{html.escape(note)}</div>')
+    note_slot = st.empty()  # filled below, once the panels tell whether they hold suppressed counts ("<5")
     left, middle, right = st.container(key="cmd-mid").columns([0.25, 0.5, 0.25], gap="medium")
     with left:
         alerts_panel(ctx)
     with middle:
-        map_panel(ctx)
+        areas = map_panel(ctx).areas["features"]
+        shown: list[object] = [kpis, [f["properties"].get("shown") for f in areas]]  # the tooltips, not the shapes
     with right.container(key="cmd-right"):
         with st.container(key="cmd-trend-panel"):
-            trend_panel(ctx)
+            shown.append(trend_panel(ctx))
         with st.container(key="cmd-categories-panel"):
-            categories_panel(ctx)
+            shown.append(categories_panel(ctx))
     bottom_left, bottom_right = st.columns(2, gap="medium")
     with bottom_left:
-        leaders_panel(ctx)
+        shown.append(leaders_panel(ctx))
     with bottom_right:
-        supervision_panel(ctx)
+        shown.append(supervision_panel(ctx))
+    suppressed = ui.suppression_note(ctx, *shown)
+    note_slot.html(f'<div class="gw-note">{html.escape(note)}'
+                   f'{" · " + html.escape(suppressed) if suppressed else ""}</div>')
 
 
 @st.fragment(run_every=REFRESH_S)

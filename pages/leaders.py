@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import palette, ui, views
+from dashboard.suppression import as_numbers
 from dashboard.texts import t
 
 CHART_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
@@ -25,8 +26,9 @@ def table_height(rows: int, *, most: int = 15) -> int:
 
 
 def red_when_positive(value: object) -> str:
-    return f"color: {palette.light_hex('red')}; font-weight: 600" if isinstance(value, (int, float)) and value > 0 \
-        else ""
+    """Red for a positive count, also in a column of texts that suppressed counts made (ui.text_cells: "<5", "12")."""
+    positive = value > 0 if isinstance(value, (int, float)) else isinstance(value, str) and value not in ("", "0")
+    return f"color: {palette.light_hex('red')}; font-weight: 600" if positive else ""
 
 
 def rate_definition(name: str, lang: str) -> str:
@@ -64,14 +66,15 @@ def leaders_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
         c["open"]: f["open"], c["overdue"]: f["overdue"], rate: f["rate_label"], c["stages"]: f["stages"],
         c["longest"]: f["longest_open"], c["next_due"]: f["next_due"], c["last_progress"]: f["last_progress"],
         c["new"]: f["new"], c["resolved_new"]: f["resolved_new"], c["areas"]: f["areas"]})
+    table = ui.text_cells(table, lang)
     config = {
         rate: st.column_config.TextColumn(rate, help=rate_definition("resolution", lang)),
-        c["overdue"]: st.column_config.NumberColumn(c["overdue"], help=t("ld_kpi_overdue_help", lang)),
+        c["overdue"]: ui.count_column(f["overdue"], c["overdue"], help=t("ld_kpi_overdue_help", lang)),
         c["longest"]: st.column_config.NumberColumn(c["longest"], help=t("ld_col_longest_help", lang)),
         c["next_due"]: st.column_config.TextColumn(c["next_due"], help=t("ld_col_next_due_help", lang)),
-        c["new"]: st.column_config.NumberColumn(c["new"], help=t("ld_kpi_new_help", lang).format(period=board.period)),
-        c["resolved_new"]: st.column_config.NumberColumn(
-            c["resolved_new"], help=t("ld_kpi_resolved_new_help", lang).format(period=board.period)),
+        c["new"]: ui.count_column(f["new"], c["new"], help=t("ld_kpi_new_help", lang).format(period=board.period)),
+        c["resolved_new"]: ui.count_column(
+            f["resolved_new"], c["resolved_new"], help=t("ld_kpi_resolved_new_help", lang).format(period=board.period)),
     }
     st.dataframe(table.style.map(red_when_positive, subset=[c["overdue"]]), hide_index=True, width="stretch",
                  column_config=config, height=table_height(len(table)), key="ld-leaders")
@@ -89,6 +92,7 @@ def levels_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
                           cols["resolved"]: f["resolved"], rate: f["rate_label"], cols["open"]: f["open"],
                           cols["overdue"]: f["overdue"], cols["new"]: f["new"],
                           cols["resolved_new"]: f["resolved_new"]})
+    table = ui.text_cells(table, lang)
     left, right = st.columns([0.62, 0.38], gap="medium")
     left.dataframe(table.style.map(red_when_positive, subset=[cols["overdue"]]), hide_index=True, width="stretch",
                    key="ld-levels", column_config={
@@ -96,14 +100,15 @@ def levels_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
                        cols["people"]: st.column_config.NumberColumn(cols["people"],
                                                                      help=t("ld_col_people_help", lang))})
     levels = f[f["level"] != "total"]
-    if int(levels["cases"].sum()) == 0:
+    if (as_numbers(levels["cases"]) == 0).all():  # a suppressed count ("<5", NaN here) is not 0
         return
     order = [t("leader_resolved", lang), t("leader_pending", lang), t("leader_overdue", lang)]
     colours = [palette.SERIES["resolved"], palette.SERIES["pending"], palette.SERIES["overdue"]]
     long = pd.DataFrame({
         "level": list(levels["level_label"]) * 3,
         "status": [order[0]] * len(levels) + [order[1]] * len(levels) + [order[2]] * len(levels),
-        "cases": [*levels["resolved"], *(levels["open"] - levels["overdue"]), *levels["overdue"]],
+        # a suppressed count becomes NaN: its bar is not drawn
+        "cases": as_numbers(pd.Series([*levels["resolved"], *levels["pending"], *levels["overdue"]])),
         "rank": [0] * len(levels) + [1] * len(levels) + [2] * len(levels)})
     chart = alt.Chart(long).mark_bar().encode(
         y=alt.Y("level:N", sort=list(levels["level_label"]), title=None, axis=alt.Axis(labelOverlap=False)),
@@ -135,10 +140,11 @@ def areas_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
                           cols["town_open"]: f["open"], cols["red"]: f["red"], cols["yellow"]: f["yellow"],
                           cols["received"]: f["received"], **{rates[r]: f[f"{r}_label"] for r in views.THREE_RATES},
                           cols["lc_open"]: f["lc_open"], cols["lc_overdue"]: f["lc_overdue"]})
+    table = ui.text_cells(table, lang)
     period_note = t("ld_period_col", lang).format(period=board.period)
     config = {rates[r]: st.column_config.TextColumn(rates[r], help=f"{rate_definition(r, lang)}  \n{period_note}")
               for r in views.THREE_RATES}
-    config[cols["received"]] = st.column_config.NumberColumn(cols["received"], help=period_note)
+    config[cols["received"]] = ui.count_column(f["received"], cols["received"], help=period_note)
     st.dataframe(table.style.map(red_when_positive, subset=[cols["red"], cols["lc_overdue"]]), hide_index=True,
                  width="stretch", column_config=config, height=table_height(len(table)), key="ld-areas")
 
@@ -181,6 +187,8 @@ def main() -> None:
         return
     board = ui.cached_view(views.leader_board, ctx, ctx.filters)
     intro(ctx, board)
+    if (note := ui.suppression_note(ctx, board)) is not None:
+        st.caption(note)
     leaders_panel(ctx, board)
     levels_panel(ctx, board)
     areas_panel(ctx, board)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import palette, ui, views
 from dashboard.filters import Unit
+from dashboard.suppression import as_numbers, is_suppressed
 from dashboard.texts import t
 from loaders.enums import TIER
 
@@ -26,7 +27,9 @@ def table_height(rows: int, *, most: int = 15) -> int:
 
 
 def red_when_positive(value: object) -> str:
-    return RED_TEXT if isinstance(value, (int, float)) and value > 0 else ""
+    """Red for a positive count, also in a column of texts that suppressed counts made (ui.text_cells: "<5", "12")."""
+    positive = value > 0 if isinstance(value, (int, float)) else isinstance(value, str) and value not in ("", "0")
+    return RED_TEXT if positive else ""
 
 
 def ui_index(options: list[str], key: str) -> int:
@@ -63,11 +66,12 @@ def tiers_panel(ctx: ui.PageContext, board: views.SupervisionBoard) -> None:
     table = pd.DataFrame({c["tier"]: f["tier_label"], c["issued"]: f["issued"], c["answered"]: f["answered"],
                           c["closed"]: f["closed"], c["total"]: f["total"], c["open"]: f["open"],
                           c["overdue"]: f["overdue"], c["reminders"]: f["reminders"], c["new"]: f["new"]})
+    table = ui.text_cells(table, lang)
     st.dataframe(table.style.map(red_when_positive, subset=[c["overdue"]]), hide_index=True, width="stretch",
                  key="sv-tiers", column_config={
-                     c["overdue"]: st.column_config.NumberColumn(c["overdue"], help=t("sv_kpi_overdue_help", lang)),
-                     c["reminders"]: st.column_config.NumberColumn(c["reminders"],
-                                                                   help=t("sv_kpi_reminders_help", lang))})
+                     c["overdue"]: ui.count_column(f["overdue"], c["overdue"], help=t("sv_kpi_overdue_help", lang)),
+                     c["reminders"]: ui.count_column(f["reminders"], c["reminders"],
+                                                     help=t("sv_kpi_reminders_help", lang))})
 
 
 def orders_panel(ctx: ui.PageContext) -> None:
@@ -97,7 +101,7 @@ def orders_panel(ctx: ui.PageContext) -> None:
         st.caption(t("sv_orders_more", lang).format(n=listing.total - len(f)))
 
 
-def lights_panel(ctx: ui.PageContext) -> None:
+def lights_panel(ctx: ui.PageContext) -> list[views.LightBoard]:
     """灭红灯 board one level below the global unit; the selectors drill township → community → grid."""
     lang = ctx.lang
     st.subheader(t("sv_lights", lang))
@@ -105,6 +109,7 @@ def lights_panel(ctx: ui.PageContext) -> None:
     unit = ctx.filters.unit
     crumbs = [views.unit_label(units, unit, jurisdiction=ctx.jurisdiction, lang=lang)]
     board = ui.cached_view(views.light_board, ctx, unit)
+    boards = [board]  # the drill selectors show the red counts of every level passed
     with st.container(horizontal=True):
         while board.unit_type != "grid" and len(board.rows):
             names = dict(zip(board.rows["unit_id"], board.rows["name"], strict=True))
@@ -121,18 +126,19 @@ def lights_panel(ctx: ui.PageContext) -> None:
             unit = Unit(board.unit_type, pick)
             crumbs.append(names[pick])
             board = ui.cached_view(views.light_board, ctx, unit)
+            boards.append(board)
     kind = t(f"unit_{board.unit_type}", lang)
     st.caption(ui.escape_markdown(" › ".join(crumbs) + " · " + t("sv_lights_by", lang).format(unit=kind)))
     rows = board.rows
     if rows.empty:
         st.caption(t("cmd_no_data", lang))
-        return
+        return boards
     lights = [("red", t("light_red", lang)), ("yellow", t("light_yellow", lang)), ("green", t("light_green", lang))]
     left, right = st.columns([0.45, 0.55], gap="medium")
     top = rows.head(20)
     long = pd.DataFrame({"name": [n for _ in lights for n in top["name"]],
                          "light": [label for _, label in lights for _ in range(len(top))],
-                         "cases": [v for code, _ in lights for v in top[code]],
+                         "cases": as_numbers(pd.Series([v for code, _ in lights for v in top[code]])),  # "<5": no bar
                          "rank": [i for i in range(len(lights)) for _ in range(len(top))]})
     chart = alt.Chart(long).mark_bar().encode(
         y=alt.Y("name:N", sort=list(top["name"]), axis=alt.Axis(labelOverlap=False),
@@ -144,20 +150,21 @@ def lights_panel(ctx: ui.PageContext) -> None:
     left.altair_chart(styled_chart(chart, max(160, 24 * len(top) + 50)), width="stretch", key="sv-lights-chart")
     c = {k: t(f"sv_col_{k}", lang) for k in ("unit", "red", "yellow", "green", "open_cases", "red_share",
                                             "red_7d_ago")}
+    share, share_config = ui.percent_cells(rows["red_share"], c["red_share"], help=t("sv_col_red_share_help", lang))
     table = pd.DataFrame({c["unit"]: rows["name"], c["red"]: rows["red"], c["yellow"]: rows["yellow"],
-                          c["green"]: rows["green"], c["open_cases"]: rows["open"],
-                          c["red_share"]: rows["red_share"] * 100})
+                          c["green"]: rows["green"], c["open_cases"]: rows["open"], c["red_share"]: share})
     if rows["red_7d_ago"].notna().any():
         table[c["red_7d_ago"]] = rows["red_7d_ago"]
+    table = ui.text_cells(table, lang)
     right.dataframe(table.style.map(red_when_positive, subset=[c["red"]]), hide_index=True, width="stretch",
-                    height=table_height(len(table), most=12), key="sv-lights", column_config={
-                        c["red_share"]: st.column_config.NumberColumn(c["red_share"], format="%.1f%%",
-                                                                      help=t("sv_col_red_share_help", lang))})
+                    height=table_height(len(table), most=12), key="sv-lights",
+                    column_config={c["red_share"]: share_config})
     if board.unplaced:
         right.caption(t("sv_unplaced", lang).format(n=board.unplaced))
+    return boards
 
 
-def ranking_panel(ctx: ui.PageContext) -> None:
+def ranking_panel(ctx: ui.PageContext) -> views.RateRanking:
     """三率 of the units one level below the global unit, ranked; numerator/denominator in the chart's hover
     and in the 分子/分母 columns, each rate's definition in its column help."""
     lang = ctx.lang
@@ -173,11 +180,11 @@ def ranking_panel(ctx: ui.PageContext) -> None:
     f = ranking.rows
     if f.empty:
         st.caption(t("cmd_no_data", lang))
-        return
-    chart_rows = f[f[ranking.by].notna()]
+        return ranking
+    chart_rows = f[as_numbers(f[ranking.by]).notna()]  # neither units without a denominator nor suppressed rates
     left, right = st.columns([0.4, 0.6], gap="medium")
     if len(chart_rows):
-        data = pd.DataFrame({"name": chart_rows["name"], "value": (chart_rows[ranking.by] * 100).round(1),
+        data = pd.DataFrame({"name": chart_rows["name"], "value": (as_numbers(chart_rows[ranking.by]) * 100).round(1),
                              "shown": chart_rows[f"{ranking.by}_label"],
                              **{rates[r]: chart_rows[f"{r}_label"] for r in views.THREE_RATES}})
         base = alt.Chart(data).encode(
@@ -193,16 +200,17 @@ def ranking_panel(ctx: ui.PageContext) -> None:
     c = {k: t(f"sv_col_{k}", lang) for k in ("rank", "unit", "received", "num_den")}
     period_note = t("ld_period_col", lang).format(period=ranking.period)
     columns: dict[str, object] = {c["rank"]: f["rank"], c["unit"]: f["name"], c["received"]: f["received"]}
-    config: dict[str, object] = {c["received"]: st.column_config.NumberColumn(c["received"], help=period_note)}
+    config: dict[str, object] = {c["received"]: ui.count_column(f["received"], c["received"], help=period_note)}
     for r in views.THREE_RATES:
         detail = f"{rates[r]} {c['num_den']}"
-        columns[rates[r]] = f[r] * 100
-        columns[detail] = [f"{n:,}/{d:,}" for n, d in zip(f[f"{r}_num"], f[f"{r}_den"], strict=True)]
-        config[rates[r]] = st.column_config.NumberColumn(rates[r], format="%.1f%%",
-                                                         help=f"{t(f'rate_def_{r}', lang)}  \n{period_note}")
+        columns[rates[r]], config[rates[r]] = ui.percent_cells(f[r], rates[r],
+                                                               help=f"{t(f'rate_def_{r}', lang)}  \n{period_note}")
+        columns[detail] = ["/".join(v if is_suppressed(v) else f"{v:,}" for v in pair)
+                           for pair in zip(f[f"{r}_num"], f[f"{r}_den"], strict=True)]
         config[detail] = st.column_config.TextColumn(detail, help=t("sv_col_num_den_help", lang))
-    right.dataframe(pd.DataFrame(columns), hide_index=True, width="stretch",
+    right.dataframe(ui.text_cells(pd.DataFrame(columns), lang), hide_index=True, width="stretch",
                     column_config=config, height=table_height(len(f)), key="sv-ranking")  # type: ignore[arg-type]
+    return ranking
 
 
 def main() -> None:
@@ -211,10 +219,13 @@ def main() -> None:
         return
     board = ui.cached_view(views.supervision_board, ctx, ctx.filters)
     intro(ctx, board)
+    note_slot = st.empty()  # filled at the end, once every panel's figures are known
     tiers_panel(ctx, board)
     orders_panel(ctx)
-    lights_panel(ctx)
-    ranking_panel(ctx)
+    boards = lights_panel(ctx)
+    ranking = ranking_panel(ctx)
+    if (note := ui.suppression_note(ctx, board, boards, ranking)) is not None:
+        note_slot.caption(note)
 
 
 main()
