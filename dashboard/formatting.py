@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from dashboard.texts import t
 from geo.metrics import METRICS, mean_label, rate_label
 
 LARGE = 100_000  # from here counts are shown as 12.3万 (zh) / 1.2M (en ≥ 1,000,000)
@@ -30,12 +31,13 @@ def fmt_count(value: float | int | str | None, lang: str = "zh") -> str:
     return f"{n:,.0f}" if n.is_integer() else f"{n:,.1f}"
 
 
-def fmt_rate(num: float | int | str | None, den: float | int | str | None, *, digits: int = 1) -> str:
+def fmt_rate(num: float | int | str | None, den: float | int | str | None, *, digits: int = 1,
+             lang: str = "zh") -> str:
     """98.2% (num ÷ den); — when the denominator is 0 or missing. A numerator or denominator that is a
-    suppressed count's text ("<5") gives that text: the rate would tell the count."""
+    suppressed count's text ("<5") gives "样本<5" / "n<5": the rate would tell the count."""
     for part in (num, den):
         if isinstance(part, str):
-            return part
+            return t("suppressed_rate", lang).format(n=part.lstrip("<"))
     if _missing(num) or _missing(den) or not den:
         return "—"
     return f"{100.0 * float(num) / float(den):.{digits}f}%"  # type: ignore[arg-type]

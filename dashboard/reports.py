@@ -5,9 +5,10 @@ so every number equals what the dashboard shows the same viewer: the headline fi
 week / month rows of metrics.parquet (a quarter: its three months; a custom period: the day rows the
 command screen sums), breakdowns come from `views.categories`, `rate_ranking`, `light_board`,
 `leader_board`, `supervision_board`, and alerts / hot spots from the scoped readers. A grid worker's
-report holds only their grids. Counts of breakdowns below the small-count threshold, and the rates and
-changes computed from them, are suppressed for roles without point access (`dashboard.suppression`; the
-views are called with `exact=True`, since the report compares periods before it suppresses). `write_docx` and
+report holds only their grids. For roles without point access every count of cases, 包案 or 督办 below the
+small-count threshold — headline figures, sentences and every count table — and the rates, changes and
+ranks computed from one are "<5" (`dashboard.suppression`, as on the pages; the views are called with
+`exact=True`, since the report compares periods before it suppresses). `write_docx` and
 `write_xlsx` turn the model into files; `audit_export` writes the audit-log row every export needs (SPEC §9).
 
 Typography of the DOCX (GB/T 9704 style): East Asian font names are written to `w:eastAsia`
@@ -26,7 +27,7 @@ import io
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +40,8 @@ from dashboard.filters import Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_rate
 from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
-from dashboard.suppression import suppress_frame, threshold_for
+from dashboard.suppression import (count_text, is_small, order_key, shown_count, suppress_frame,
+                                   suppressed_rate_text, threshold_for)
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import Viewer
 from geo.metrics import METRICS, combine_periods
@@ -143,17 +145,21 @@ class ReportRequest:
 
 @dataclass(frozen=True)
 class Figure:
-    """One headline figure: this period and the previous one (counts, or rates/means with num/den)."""
+    """One headline figure: this period and the previous one (counts, or rates/means with num/den).
+
+    For a viewer whose small counts are suppressed (`_shown_figure`) a count may be the text "<5", a rate or
+    mean computed from one "样本<5" / "n<5", and `hidden_change` is then what the change shows."""
 
     name: str
     label: str
     kind: str  # count | rate | mean
-    value: float | None
-    previous: float | None
-    num: float = 0.0
-    den: float = 0.0
-    prev_num: float = 0.0
-    prev_den: float = 0.0
+    value: float | str | None
+    previous: float | str | None
+    num: float | str = 0.0
+    den: float | str = 0.0
+    prev_num: float | str = 0.0
+    prev_den: float | str = 0.0
+    hidden_change: str | None = None
 
     @property
     def text(self) -> str:
@@ -164,24 +170,33 @@ class Figure:
         return _figure_text(self.kind, self.previous, self.prev_num, self.prev_den)
 
     @property
-    def change(self) -> float | None:
-        """Counts and means: relative change (0.12 = +12 %); rates: difference (0.012 = +1.2 points)."""
+    def change(self) -> float | str | None:
+        """Counts and means: relative change (0.12 = +12 %); rates: difference (0.012 = +1.2 points).
+        `hidden_change` ("样本<5") when this or the previous value is suppressed (the change would tell it)."""
         if self.value is None or self.previous is None:
             return None
+        if self.kind != "rate" and not isinstance(self.previous, str) and not self.previous:
+            return None
+        if isinstance(self.value, str) or isinstance(self.previous, str):
+            return self.hidden_change or "—"
         if self.kind == "rate":
             return self.value - self.previous
-        return (self.value - self.previous) / self.previous if self.previous else None
+        return (self.value - self.previous) / self.previous
 
     def change_text(self, lang: str) -> str:
         c = self.change
         if c is None:
             return "—"
+        if isinstance(c, str):
+            return c
         if self.kind == "rate":
             return f"{100 * c:+.1f}" + (t("rp_points", lang))
         return f"{100 * c:+.1f}%"
 
 
-def _figure_text(kind: str, value: float | None, num: float, den: float) -> str:
+def _figure_text(kind: str, value: float | str | None, num: float | str, den: float | str) -> str:
+    if isinstance(value, str):  # suppressed ("<5", "样本<5")
+        return value
     if kind == "count":
         return fmt_count(value)
     if kind == "rate":
@@ -324,10 +339,38 @@ def _figures(current: pd.Series, previous: pd.Series, lang: str) -> tuple[Figure
     return tuple(out)
 
 
-def _change_phrase(cur: float, prev: float, prev_name: str, lang: str) -> str:
-    if not prev:
+def _shown_figure(figure: Figure, threshold: int | None, lang: str) -> Figure:
+    """`figure` as a viewer with `threshold` may see it (SPEC §9), the way the pages show it: each count
+    0 < n < threshold is "<5" (also a rate's numerator and denominator, a mean's denominator), a rate or mean
+    computed from one is "样本<5" / "n<5", and so are a change computed from a suppressed value and the
+    numerator (days) of a mean whose denominator is suppressed (over one case it is that case's days); zeros and
+    larger counts stay numbers. `threshold` None: `figure` itself."""
+    if threshold is None:
+        return figure
+    label = suppressed_rate_text(threshold, lang)
+    if figure.kind == "count":
+        return replace(figure, value=shown_count(figure.value, threshold),
+                       previous=shown_count(figure.previous, threshold), hidden_change=label)
+    counts, prev_counts = (((figure.num, figure.den), (figure.prev_num, figure.prev_den)) if figure.kind == "rate"
+                           else ((figure.den,), (figure.prev_den,)))  # a mean's numerator is days, not a count
+    value = label if is_small(*counts, threshold=threshold) else figure.value
+    previous = label if is_small(*prev_counts, threshold=threshold) else figure.previous
+    if figure.kind == "rate":
+        return replace(figure, value=value, previous=previous, num=shown_count(figure.num, threshold),
+                       den=shown_count(figure.den, threshold), prev_num=shown_count(figure.prev_num, threshold),
+                       prev_den=shown_count(figure.prev_den, threshold), hidden_change=label)
+    return replace(figure, value=value, previous=previous, num=label if isinstance(value, str) else figure.num,
+                   den=shown_count(figure.den, threshold),
+                   prev_num=label if isinstance(previous, str) else figure.prev_num,
+                   prev_den=shown_count(figure.prev_den, threshold), hidden_change=label)
+
+
+def _change_phrase(cur: float | str, prev: float | str, prev_name: str, lang: str) -> str:
+    if not isinstance(prev, str) and not prev:
         return t("rp_change_none", lang).format(prev=prev_name) if not cur else t("rp_change_from_zero", lang).format(
             prev=prev_name)
+    if isinstance(cur, str) or isinstance(prev, str):  # suppressed: no change, which would tell the count
+        return t("rp_change_hidden", lang).format(prev=prev_name, n=fmt_count(prev, lang))
     if cur == prev:
         return t("rp_change_flat", lang).format(prev=prev_name)
     key = "rp_change_up" if cur > prev else "rp_change_down"
@@ -366,8 +409,9 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
 
     current = period_totals(viewer, snap, settings, units, unit, p.kind, p.start, p.end)
     previous = period_totals(viewer, snap, settings, units, unit, p.kind, p.prev_start, p.prev_end)
-    figures = _figures(current, previous, lang)
-    fig = {f.name: f for f in figures}
+    exact_figures = _figures(current, previous, lang)
+    fig = {f.name: f for f in exact_figures}  # the numbers, for the notes
+    figures = tuple(_shown_figure(f, threshold, lang) for f in exact_figures)  # what the viewer may see
 
     notes: list[str] = []
     unit_cases = len(views.scoped_cases(viewer, snap, ["grid_id"], unit=unit))
@@ -388,7 +432,7 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
     def suppress(frame: pd.DataFrame, columns: Sequence[str],
                  rates: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
         """Small counts of `columns`, and the `rates` computed from them (rate -> counts), as "<5"."""
-        return suppress_frame(frame, threshold, counts=columns, rates=rates)
+        return suppress_frame(frame, threshold, counts=columns, rates=rates, lang=lang)
 
     rate_parts = {r: (f"{r}_num", f"{r}_den") for r in views.THREE_RATES}
 
@@ -408,6 +452,9 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
                                                       "previous": missing.to_numpy()})], ignore_index=True)
     cat_rows["change"] = cat_rows["cases"] - cat_rows["previous"]
     cat_rows = cat_rows[(cat_rows["cases"] > 0) | (cat_rows["previous"] > 0)].reset_index(drop=True)
+    if threshold:  # suppressed counts tie (then by name): in exact order the rows would tell them apart
+        cat_rows = cat_rows.assign(_k=order_key(cat_rows["cases"], threshold)).sort_values(
+            ["_k", "category"], ascending=[False, True], kind="stable").drop(columns="_k").reset_index(drop=True)
     cat_raw = cat_rows
     tables.append(Table("categories", t("rp_tb_categories", lang), (
         Column("category", t("rp_col_category", lang)), Column("cases", this + t("rp_col_new", lang), "int"),
@@ -434,8 +481,10 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         **{c: ids.map(rr[c]).fillna(0).to_numpy() for parts in rate_parts.values() for c in parts},
     })
     unit_rows["change"] = [pct(c, pv) for c, pv in zip(unit_rows["received"], unit_rows["previous"], strict=True)]
-    unit_rows = unit_rows.sort_values(["received", "red", "name"], ascending=[False, False, True],
-                                      kind="stable").reset_index(drop=True)
+    unit_rows = unit_rows.assign(_r=order_key(unit_rows["received"], threshold),
+                                 _red=order_key(unit_rows["red"], threshold)).sort_values(
+        ["_r", "_red", "name"], ascending=[False, False, True], kind="stable").drop(
+        columns=["_r", "_red"]).reset_index(drop=True)
     unit_raw = unit_rows
     child_name = t(f"rp_unit_{child}", lang)
     rate_cols = tuple(Column(r, t(views.THREE_RATE_KEYS[r], lang), "rate") for r in views.THREE_RATES)
@@ -495,7 +544,7 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         return "—" if cls is None else (cls.label if lang == "zh" else cls.arcgis)
 
     hot = hot.assign(_bin=pd.to_numeric(hot["hotspot_bin"], errors="coerce"),
-                     _cases=pd.to_numeric(hot["cases"], errors="coerce")).sort_values(
+                     _cases=order_key(pd.to_numeric(hot["cases"], errors="coerce"), threshold)).sort_values(
         ["_bin", "_cases"], ascending=False, kind="stable") if len(hot) else hot
     gid = hot["grid_id"].astype("str") if len(hot) else pd.Series(dtype="str")
     hot_rows = pd.DataFrame({
@@ -522,7 +571,11 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
     lboard = views.leader_board(viewer, snap, settings, cur_filters, exact=True) if has_lc else None
     ld = lboard.leaders if lboard is not None else pd.DataFrame(
         {c: pd.Series(dtype="int64" if c in _LEADER_COUNTS else "object")
-         for c in ("name", "post", "level", "next_due", *_LEADER_COUNTS)})
+         for c in ("leader_id", "name", "post", "level", "next_due", *_LEADER_COUNTS)})
+    if threshold:  # the page's order: suppressed counts tie (ordered by their counts, the rows would tell them)
+        ld = (ld.assign(**{f"_{c}": order_key(ld[c], threshold) for c in ("overdue", "open", "cases")})
+              .sort_values(["_overdue", "_open", "_cases", "leader_id"], ascending=[False, False, False, True],
+                           kind="stable").reset_index(drop=True))
     leader_rows = pd.DataFrame({
         "name": ld["name"].to_numpy(), "post": ld["post"].to_numpy(), "level": ld["level"].to_numpy(),
         "cases": ld["cases"].to_numpy(), "open": ld["open"].to_numpy(), "resolved": ld["resolved"].to_numpy(),
@@ -538,21 +591,22 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         Column("overdue", t("ld_col_overdue", lang), "int"), Column("rate", t("ld_col_rate", lang), "rate"),
         Column("new", this + t("rp_col_lc_new", lang), "int"),
         Column("resolved_new", this + t("rp_col_lc_resolved", lang), "int"),
-        Column("next_due", t("ld_col_next_due", lang), "date")), leader_rows.head(LEADER_ROWS),
+        Column("next_due", t("ld_col_next_due", lang), "date")),
+        suppress(leader_rows.head(LEADER_ROWS), _LEADER_COUNTS, {"rate": ("resolved", "cases")}),
         note=t("rp_more_rows", lang).format(n=len(leader_rows) - LEADER_ROWS) if len(leader_rows) > LEADER_ROWS
         else ""))
 
     # 督办 by tier, and 灭红灯 per unit
     sboard = views.supervision_board(viewer, snap, settings, cur_filters, exact=True)
     sv = sboard.by_tier
-    sv_rows = pd.DataFrame({"tier": sv["tier_label"], **{c: sv[c].astype("int64") for c in (
-        "issued", "answered", "closed", "total", "open", "overdue", "reminders", "new")}})
+    sv_counts = ("issued", "answered", "closed", "total", "open", "overdue", "reminders", "new")
+    sv_rows = pd.DataFrame({"tier": sv["tier_label"], **{c: sv[c].astype("int64") for c in sv_counts}})
     tables.append(Table("supervision", t("rp_tb_supervision", lang), (
         Column("tier", t("sv_col_tier", lang)), Column("issued", t("sv_col_issued", lang), "int"),
         Column("answered", t("sv_col_answered", lang), "int"), Column("closed", t("sv_col_closed", lang), "int"),
         Column("total", t("sv_col_total", lang), "int"), Column("open", t("sv_col_open", lang), "int"),
         Column("overdue", t("sv_col_overdue", lang), "int"), Column("reminders", t("sv_col_reminders", lang), "int"),
-        Column("new", this + t("rp_col_issued_new", lang), "int")), sv_rows))
+        Column("new", this + t("rp_col_issued_new", lang), "int")), suppress(sv_rows, sv_counts)))
     lights = board.rows
     light_rows = pd.DataFrame({
         "name": lights["name"].to_numpy(), "red": lights["red"].to_numpy(), "yellow": lights["yellow"].to_numpy(),
@@ -596,7 +650,7 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         tables.append(Table("trend", t("rp_tb_trend", lang), (
             Column("week", t("rp_col_week", lang), "date"), Column("received", t("rp_m_received", lang), "int"),
             Column("closed", t("rp_m_closed", lang), "int"), Column("overdue", t("rp_col_red_end", lang), "int")),
-            trend_rows))
+            suppress(trend_rows, ["received", "closed", "overdue"])))
         month_stats = views.scoped_grid_stats(viewer, snap, window="30d", unit=unit)
         if len(month_stats) and "trend_class" in month_stats:
             codes = month_stats["trend_class"].astype("str")
@@ -614,8 +668,8 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
             Column("trend", t("col_trend", lang)), Column("grids", t("col_grids", lang), "int"),
             Column("examples", t("rp_col_examples", lang))), emerging))
 
-    # sentences
-    fs = fig
+    # sentences (from the figures and tables as the viewer may see them)
+    fs = {f.name: f for f in figures}
     s: list[str] = []
     s.append(t("rp_s_received", lang).format(
         this=this, n=fmt_count(fs["received"].value, lang),
@@ -633,17 +687,22 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         coll=fmt_count(fs["collective_cases"].value, lang), people=fmt_count(fs["collective_people"].value, lang)))
     top = cat_raw[cat_raw["cases"] > 0].head(3)
     if len(top):
-        parts = [t("rp_s_cat_item", lang).format(name=c, n=_small(n, threshold, lang), share=f"{100 * sh:.1f}%")
-                 for c, n, sh in zip(top["category"], top["cases"], top["share"], strict=True)]
+        # a share or a change computed from a suppressed count would tell it (as in the categories table)
+        parts = [t("rp_s_cat_item", lang).format(
+            name=c, n=_small(n, threshold, lang),
+            share=suppressed_rate_text(threshold, lang) if is_small(n, threshold=threshold) else f"{100 * sh:.1f}%")
+            for c, n, sh in zip(top["category"], top["cases"], top["share"], strict=True)]
         rise = cat_raw.sort_values(["change", "cases"], ascending=False, kind="stable").iloc[0]
         tail = t("rp_s_cat_rise", lang).format(prev=prev, name=rise["category"],
                                                n=_small(rise["change"], threshold, lang)) \
-            if rise["change"] > 0 and not (threshold and rise["change"] < threshold) else ""
+            if rise["change"] > 0 and not is_small(rise["change"], rise["cases"], rise["previous"],
+                                                   threshold=threshold) else ""
         s.append(t("rp_s_categories", lang).format(items=t("list_sep", lang).join(parts)) + tail
                  + ("。" if lang == "zh" else "."))
     if len(unit_raw) > 1 and unit_raw["received"].max() > 0:
         most = unit_raw.iloc[0]
-        red = unit_raw.sort_values(["red", "name"], ascending=[False, True], kind="stable").iloc[0]
+        red = unit_raw.assign(_k=order_key(unit_raw["red"], threshold)).sort_values(
+            ["_k", "name"], ascending=[False, True], kind="stable").iloc[0]
         s.append(t("rp_s_units", lang).format(unit=child_name, name=most["name"],
                                               n=_small(most["received"], threshold, lang), red_name=red["name"],
                                               red=_small(red["red"], threshold, lang)))
@@ -652,14 +711,16 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
                                            orange=fmt_count(int(level_counts.get("orange", 0)), lang),
                                            open=fmt_count(open_alerts, lang)))
     lt = lboard.levels.iloc[-1] if lboard is not None else pd.Series({"cases": 0, "resolved": 0, "overdue": 0})
-    s.append(t("rp_s_leaders", lang).format(people=fmt_count(len(ld), lang), cases=fmt_count(lt["cases"], lang),
-                                            resolved=fmt_count(lt["resolved"], lang),
-                                            rate=fmt_rate(lt["resolved"], lt["cases"]),
-                                            overdue=fmt_count(lt["overdue"], lang)))
+    s.append(t("rp_s_leaders", lang).format(people=fmt_count(len(ld), lang),  # leaders are not suppressed
+                                            cases=count_text(lt["cases"], threshold, lang),
+                                            resolved=count_text(lt["resolved"], threshold, lang),
+                                            rate=fmt_rate(shown_count(lt["resolved"], threshold),
+                                                          shown_count(lt["cases"], threshold), lang=lang),
+                                            overdue=count_text(lt["overdue"], threshold, lang)))
     total = sv.iloc[-1]
-    s.append(t("rp_s_supervision", lang).format(open=fmt_count(total["open"], lang),
-                                                overdue=fmt_count(total["overdue"], lang),
-                                                new=fmt_count(total["new"], lang), this=this))
+    s.append(t("rp_s_supervision", lang).format(open=count_text(total["open"], threshold, lang),
+                                                overdue=count_text(total["overdue"], threshold, lang),
+                                                new=count_text(total["new"], threshold, lang), this=this))
     if p.kind != "week" and len(emerging):
         s.append(t("rp_s_emerging", lang).format(items=t("list_sep", lang).join(
             f"{r}{g}" + (t("rp_grids_unit", lang)) for r, g in zip(emerging["trend"], emerging["grids"], strict=True))))

@@ -8,6 +8,7 @@ counts), zeros and larger counts stay numbers. Viewers with point access get num
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.formatting import fmt_count
+from dashboard.texts import t
 
 
 def suppressed_text(threshold: int) -> str:
@@ -22,9 +24,16 @@ def suppressed_text(threshold: int) -> str:
     return f"<{int(threshold)}"
 
 
+def suppressed_rate_text(threshold: int, lang: str = "zh") -> str:
+    """What a rate computed from a suppressed count shows: "样本<5" / "n<5" (a bare "<5" would read as a
+    percentage)."""
+    return t("suppressed_rate", lang).format(n=int(threshold))
+
+
 def is_suppressed(value: Any) -> bool:
-    """Whether a cell is a suppressed count's text ("<5"): views put text in count columns for nothing else."""
-    return isinstance(value, str) and value.startswith("<")
+    """Whether a cell is a suppressed count's or rate's text ("<5", "样本<5"): views put text in count and
+    rate columns for nothing else."""
+    return isinstance(value, str) and re.fullmatch(r"\D{0,4}<\d+", value) is not None
 
 
 def small_mask(values: Any, threshold: int | None) -> np.ndarray:
@@ -70,17 +79,18 @@ def suppress_small_counts(frame: pd.DataFrame, columns: Sequence[str], threshold
 
 
 def suppress_frame(frame: pd.DataFrame, threshold: int | None, *, counts: Sequence[str],
-                   rates: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+                   rates: Mapping[str, Sequence[str]] | None = None, lang: str = "zh") -> pd.DataFrame:
     """`frame` as a viewer with `threshold` may see it: the `counts` columns suppressed (`suppress_small_counts`)
     and every cell of a `rates` column (rate column -> the count columns it is computed from, e.g.
-    {"red_share": ("red", "open")}) replaced by "<5" where one of those counts is suppressed.
+    {"red_share": ("red", "open")}) replaced by `suppressed_rate_text` ("样本<5") where one of those counts
+    is suppressed.
 
     `threshold` None returns `frame` itself (numbers unchanged); otherwise a copy, the input is never mutated.
     """
     if threshold is None:
         return frame
     out = frame.copy()
-    label = suppressed_text(threshold)
+    label = suppressed_rate_text(threshold, lang)
     for col, parts in (rates or {}).items():
         if col not in out.columns:
             continue

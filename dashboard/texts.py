@@ -576,8 +576,11 @@ TEXTS: dict[str, dict[str, str]] = {
                         "en": "The comparison period starts before the metric history ({days} days): its figures "
                               "may be low."},
     "rp_note_scope": {"zh": "本报表仅含您负责的{n}个网格的数据。", "en": "This report holds only your {n} grids."},
-    "rp_note_suppressed": {"zh": "为保护个人信息，分项中小于{n}的数以“<{n}”显示。",
-                           "en": "To protect personal information, breakdown counts below {n} are shown as \"<{n}\"."},
+    # a rate whose numerator or denominator is a suppressed count: not "<5", which would read as "under 5 %"
+    "suppressed_rate": {"zh": "样本<{n}", "en": "n<{n}"},
+    "rp_note_suppressed": {"zh": "为保护个人信息，小于{n}的数以“<{n}”显示，由其计算的比率和变化以“样本<{n}”显示。",
+                           "en": "To protect personal information, counts below {n} are shown as \"<{n}\", and the "
+                                 "rates and changes computed from them as \"n<{n}\"."},
     "rp_note_state": {"zh": "包案、督办、灭红灯与热点为数据刷新时（{as_of}）的状态。",
                       "en": "Leader cases, supervision orders, lights and hot spots are as of the refresh ({as_of})."},
     "rp_change_up": {"zh": "环比上升{pct}（{prev}{n}件）", "en": "up {pct} on the {prev} ({n})"},
@@ -585,6 +588,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "rp_change_flat": {"zh": "与{prev}持平", "en": "as many as in the {prev}"},
     "rp_change_none": {"zh": "{prev}亦无新增", "en": "none in the {prev} either"},
     "rp_change_from_zero": {"zh": "{prev}无新增", "en": "none in the {prev}"},
+    "rp_change_hidden": {"zh": "{prev}{n}件", "en": "{n} in the {prev}"},
     "rp_points": {"zh": "个百分点", "en": " pts"},
     "rp_s_received": {"zh": "{this}新增信访事项{n}件，{change}。", "en": "{n} new cases {this}, {change}."},
     "rp_s_state": {"zh": "办结{closed}件；期末在办{open}件，其中超期（红灯）{red}件，积案{backlog}件。",

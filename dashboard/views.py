@@ -44,7 +44,7 @@ from dashboard.formatting import fmt_count, fmt_delta_pct, fmt_rate, rate_help
 from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
 from dashboard.suppression import (count_text, is_small, order_key, shown_count, small_mask, suppress_frame,
-                                   suppressed_text, threshold_for)
+                                   suppressed_rate_text, threshold_for)
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import RESTRICTED_ROLES, Viewer
 from geo.deadlines import DEADLINE_COLUMNS, GREEN, RED, YELLOW
@@ -542,7 +542,7 @@ def _rate_kpi(key: str, name: str, num: float, den: float, *, lang: str, thresho
               period: str = "") -> Kpi:
     """A rate tile (num ÷ den; numerator and denominator in the help); "<5" when either count is suppressed."""
     if threshold is not None and is_small(num, den, threshold=threshold):
-        hidden = suppressed_text(threshold)
+        hidden = suppressed_rate_text(threshold, lang)
         return Kpi(key, t(key, lang), hidden, rate_help(name, num, den, lang=lang, period=period, shown=hidden))
     return Kpi(key, t(key, lang), fmt_rate(num, den), rate_help(name, num, den, lang=lang, period=period),
                raw=num / den if den else None)
@@ -651,7 +651,7 @@ def categories(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filt
     out = out.assign(_k=order_key(out["cases"], threshold), _rest=out["category"] == t("other_categories", viewer.lang))
     out = out.sort_values(["_rest", "_k", "category"], ascending=[True, False, True], kind="stable")
     out = out.drop(columns=["_k", "_rest"]).reset_index(drop=True)
-    return suppress_frame(out, threshold, counts=["cases"], rates={"share": ("cases",)})
+    return suppress_frame(out, threshold, counts=["cases"], rates={"share": ("cases",)}, lang=viewer.lang)
 
 
 # --- map --------------------------------------------------------------------------------------------------
@@ -1004,7 +1004,8 @@ def light_board(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, 
     frame = frame.assign(_r=order_key(frame["red"], threshold), _y=order_key(frame["yellow"], threshold))
     frame = frame.sort_values(["_r", "_y", "name"], ascending=[False, False, True], kind="stable")
     rows = suppress_frame(frame.drop(columns=["_r", "_y"]).reset_index(drop=True), threshold,
-                          counts=["red", "yellow", "green", "open", "red_7d_ago"], rates={"red_share": ("red", "open")})
+                          counts=["red", "yellow", "green", "open", "red_7d_ago"], rates={"red_share": ("red", "open")},
+                          lang=viewer.lang)
     unplaced = int((flags["open"] & flags["unit_id"].isna()).sum())
     return LightBoard(unit_type=child, rows=rows, unplaced=shown_count(unplaced, threshold))
 
@@ -1188,7 +1189,7 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     })
     lc_counts = ["cases", "open", "resolved", "overdue", "new", "resolved_new"]
     lc_rates = {"rate": ("resolved", "cases"), "rate_label": ("resolved", "cases")}
-    leaders = suppress_frame(leaders, threshold, counts=lc_counts, rates=lc_rates)
+    leaders = suppress_frame(leaders, threshold, counts=lc_counts, rates=lc_rates, lang=viewer.lang)
 
     # 三级代办: people = leaders of the level in the unit (whole jurisdiction: every leader of the level;
     # a township or smaller: those with a 包案 or a 包抓 township there; a grid scope: those with a 包案 there)
@@ -1212,7 +1213,7 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     levels = pd.DataFrame(level_rows)
     levels.insert(levels.columns.get_loc("overdue"), "pending", levels["open"] - levels["overdue"])
     total = levels.iloc[-1]  # the KPIs' numbers, before suppression
-    levels = suppress_frame(levels, threshold, counts=[*lc_counts, "pending"], rates=lc_rates)
+    levels = suppress_frame(levels, threshold, counts=[*lc_counts, "pending"], rates=lc_rates, lang=viewer.lang)
 
     # 包抓 townships with their figures
     if viewer.sees_all and len(towns_in_unit):
@@ -1240,7 +1241,7 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
         areas = areas.sort_values(["_red", "_over", "township"], ascending=[False, False, True],
                                   kind="stable").drop(columns=["_red", "_over"]).reset_index(drop=True)
         areas = suppress_frame(areas, threshold, counts=["open", "red", "yellow", "received", "lc_open", "lc_overdue"],
-                               rates={f"{r}_label": _RATE_SOURCES[r] for r in THREE_RATES})
+                               rates={f"{r}_label": _RATE_SOURCES[r] for r in THREE_RATES}, lang=viewer.lang)
         areas = areas.drop(columns=list(_RATE_PARTS))
     else:
         areas = _empty(("township_id", "township", "leaders", "open", "red", "yellow", "received",
@@ -1496,7 +1497,7 @@ def rate_ranking(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     rows = rows.drop(columns=["_v", "_d", "_has"])
     rows.insert(0, "rank", pd.array(rank.to_numpy(dtype="float64"), dtype="Int64"))
     rows = suppress_frame(rows.reset_index(drop=True), threshold, counts=["received", *_RATE_PARTS],
-                          rates=_RATE_SOURCES)
+                          rates=_RATE_SOURCES, lang=viewer.lang)
     return RateRanking(unit_type=child, by=by, rows=rows, period=period_label(filters.period, today, lang))
 
 

@@ -293,7 +293,7 @@ def leaders_panel(ctx: ui.PageContext) -> views.LeaderSummary:
     with numbers:
         stats([(t("stat_leaders", lang), fmt_count(s.leaders, lang), t("unit_people", lang), ""),
                (t("stat_cases", lang), fmt_count(s.cases, lang), t("unit_cases", lang), ""),
-               (t("stat_resolved", lang), fmt_count(s.resolved, lang), fmt_rate(s.resolved, s.cases), "green"),
+               (t("stat_resolved", lang), fmt_count(s.resolved, lang), fmt_rate(s.resolved, s.cases, lang=lang), "green"),
                (t("stat_overdue", lang), fmt_count(s.overdue, lang), t("unit_cases", lang), "red")])
     if s.per_leader.empty:
         return s

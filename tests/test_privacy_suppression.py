@@ -31,6 +31,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 LEADERS = "pages/leaders.py"
 SUPERVISION = "pages/supervision.py"
 HIDDEN = "<5"
+RATE_HIDDEN = "样本<5"  # a rate from a suppressed count (a bare "<5" would read as a percentage)
 NOTE = t("rp_note_suppressed", "zh").format(n=5)
 OFFICE = make_viewer(["office"])
 COUNT_KPIS = ("kpi_today", "kpi_week", "kpi_open", "kpi_red", "kpi_yellow", "kpi_skip", "kpi_collective",
@@ -75,7 +76,7 @@ def units_of(data: tuple[Settings, snapshots.Snapshot]) -> list[Unit]:
 def check_cells(shown: pd.DataFrame, exact: pd.DataFrame, key: Sequence[str], counts: Sequence[str],
                 rates: Mapping[str, Sequence[str]] | None = None) -> int:
     """`shown` (suppressed) against `exact` (office) row by row (joined on `key`): a count of 1-4 is "<5", others
-    are the same number; a rate is "<5" when one of its counts is 1-4, else the same. Returns the cells hidden."""
+    are the same number; a rate is "样本<5" when one of its counts is 1-4, else the same. Returns the cells hidden."""
     merged = exact.merge(shown, on=list(key), suffixes=("", "__shown"), how="inner")
     assert len(merged) == len(exact) == len(shown), (len(merged), len(exact), len(shown))
     hidden = 0
@@ -91,7 +92,7 @@ def check_cells(shown: pd.DataFrame, exact: pd.DataFrame, key: Sequence[str], co
     for col, parts in (rates or {}).items():
         for i, (want, got) in enumerate(zip(merged[col], merged[f"{col}__shown"], strict=True)):
             if any(small(merged[p].iloc[i]) for p in parts):
-                assert got == HIDDEN, (col, want, got)
+                assert got == RATE_HIDDEN, (col, want, got)
                 hidden += 1
             else:
                 assert got == want or (pd.isna(want) and pd.isna(got)), (col, want, got)
@@ -113,9 +114,9 @@ def check_kpis(shown: Iterable[views.Kpi], exact: Iterable[views.Kpi]) -> int:
         parts = rate_parts(want.help) if want.key in RATE_KPIS else None
         hide = small(want.raw) if want.key in COUNT_KPIS else parts is not None and any(small(p) for p in parts)
         if hide:
-            assert (got.value, got.raw, got.delta) == (HIDDEN, None, None), got
+            assert (got.value, got.raw, got.delta) == (HIDDEN if parts is None else RATE_HIDDEN, None, None), got
             if parts is not None:  # the help must not tell them either
-                assert f"{parts[0]:,}/{parts[1]:,}" not in got.help and HIDDEN in got.help
+                assert f"{parts[0]:,}/{parts[1]:,}" not in got.help and RATE_HIDDEN in got.help
             hidden += 1
         else:
             assert (got.value, got.raw) == (want.value, want.raw), (got, want)
@@ -162,7 +163,7 @@ def check_all_views(viewer: Viewer, settings: Settings, snap: snapshots.Snapshot
                               ["received", *(p for r in views.THREE_RATES for p in (f"{r}_num", f"{r}_den"))],
                               RATE_SOURCES)
         # a unit whose rate is suppressed is unranked and listed after the ranked ones (its place would tell it)
-        unranked = mine_r[by] == HIDDEN
+        unranked = mine_r[by] == RATE_HIDDEN
         assert mine_r.loc[unranked, "rank"].isna().all()
         assert not (unranked.cumsum().gt(0) & mine_r["rank"].notna()).any()
     out["rate_ranking"] = hidden
@@ -181,7 +182,7 @@ def check_all_views(viewer: Viewer, settings: Settings, snap: snapshots.Snapshot
             for want, got in zip(theirs_b.areas.sort_values("township_id")[col],
                                  mine_b.areas.sort_values("township_id")[col], strict=True):
                 parts = rate_parts(want)
-                assert got == (HIDDEN if parts is not None and any(small(p) for p in parts) else want)
+                assert got == (RATE_HIDDEN if parts is not None and any(small(p) for p in parts) else want)
     out["leader_board"] = hidden
 
     mine_v, theirs_v = (views.supervision_board(v, snap, settings, f) for v in (viewer, OFFICE))
@@ -198,17 +199,18 @@ def test_suppress_frame_hides_counts_and_the_rates_made_of_them() -> None:
                           "red_share": [0.0, 3 / 9, 1.0, 0.3, None]})
     out = suppress_frame(frame, 5, counts=["red", "open"], rates={"red_share": ("red", "open")})
     assert list(out["red"]) == [0, HIDDEN, 7, 12, 0] and list(out["open"]) == [HIDDEN, 9, 7, 40, 0]
-    assert list(out["red_share"])[:4] == [HIDDEN, HIDDEN, 1.0, 0.3] and pd.isna(out["red_share"].iloc[4])
+    assert list(out["red_share"])[:4] == [RATE_HIDDEN, RATE_HIDDEN, 1.0, 0.3] and pd.isna(out["red_share"].iloc[4])
     assert frame["red"].dtype == "int64" and suppress_frame(frame, None, counts=["red"]) is frame  # never mutated
     assert list(order_key(out["red"], 5)) == [0, 2.5, 7, 12, 0]  # suppressed counts tie
     assert holds_suppressed([{"x": (out,)}], 5) and not holds_suppressed(frame, 5)
 
 
 def test_formatting_passes_suppressed_text_through() -> None:
-    assert fmt_count(HIDDEN) == HIDDEN and fmt_rate(HIDDEN, 40) == HIDDEN and fmt_rate(3, HIDDEN) == HIDDEN
+    assert fmt_count(HIDDEN) == HIDDEN and fmt_rate(HIDDEN, 40) == RATE_HIDDEN and fmt_rate(3, HIDDEN) == RATE_HIDDEN
+    assert fmt_rate(HIDDEN, 40, lang="en") == "n<5"
     assert fmt_count(1234) == "1,234" and fmt_rate(29, 40) == "72.5%"
-    text = rate_help("satisfaction", 2, 3, shown=HIDDEN)
-    assert HIDDEN in text and "2/3" not in text and "66.7" not in text
+    text = rate_help("satisfaction", 2, 3, shown=RATE_HIDDEN)
+    assert RATE_HIDDEN in text and "2/3" not in text and "66.7" not in text
 
 
 def test_the_threshold_is_part_of_what_views_are_cached_by() -> None:
@@ -274,11 +276,11 @@ def test_report_tables_hide_rates_of_suppressed_counts(data: tuple[Settings, sna
         rows = report.table(key).rows
         for col, parts in rates.items():
             hidden = rows[list(parts)].apply(lambda row: any(v == HIDDEN for v in row), axis=1)
-            assert (rows.loc[hidden, col] == HIDDEN).all(), (key, col)
+            assert (rows.loc[hidden, col] == RATE_HIDDEN).all(), (key, col)
             checked += int(hidden.sum())
     assert checked
     ranking = report.table("ranking").rows
-    assert ranking.loc[ranking["timely_acceptance"] == HIDDEN, "rank"].isna().all()
+    assert ranking.loc[ranking["timely_acceptance"] == RATE_HIDDEN, "rank"].isna().all()
 
 
 def test_threshold_is_configurable(data: tuple[Settings, snapshots.Snapshot]) -> None:
@@ -406,7 +408,7 @@ def test_supervision_page_of_a_small_unit(app: AppTest, data: tuple[Settings, sn
         for col, label in (("red", "红灯"), ("yellow", "黄灯"), ("green", "绿灯"), ("open", "在办")):
             assert str(board.loc[name, label]) == (HIDDEN if small(row[col]) else fmt_count(row[col])), (name, col)
         if small(row["red"]) or small(row["open"]):
-            assert board.loc[name, "红灯占比"] == HIDDEN
+            assert board.loc[name, "红灯占比"] == RATE_HIDDEN
 
     ranking = views.rate_ranking(OFFICE, snap, settings, Filters(unit=unit)).rows.set_index("name")
     table = next(d.value for d in at.dataframe if "排名" in d.value.columns).set_index("单位")
@@ -415,7 +417,7 @@ def test_supervision_page_of_a_small_unit(app: AppTest, data: tuple[Settings, sn
         num, den = row["timely_acceptance_num"], row["timely_acceptance_den"]
         assert table.loc[name, "及时受理率 分子/分母"] == "/".join(HIDDEN if small(v) else f"{v:,}" for v in (num, den))
         if small(num) or small(den):
-            assert table.loc[name, "及时受理率"] == HIDDEN
+            assert table.loc[name, "及时受理率"] == RATE_HIDDEN
     assert assert_charts_hold_no_small_count(at, ["cases"]) > 0
     charted = {n for spec, frames in chart_frames(at) for frame in frames if "shown" in frame.columns
                for n in frame["name"]}
@@ -435,11 +437,11 @@ def test_leaders_page_of_a_small_unit_as_leader(app: AppTest, data: tuple[Settin
     exact = views.leader_board(OFFICE, snap, settings, Filters(unit=unit))
     at = open_as(app, "leader", unit, LEADERS)
     shown = metrics(at)
-    assert shown["包案件数"][0] == HIDDEN and shown["化解率"][0] == HIDDEN
+    assert shown["包案件数"][0] == HIDDEN and shown["化解率"][0] == RATE_HIDDEN
     assert rate_parts(shown["化解率"][1]) is None  # no numerator/denominator in the help
     assert shown["包案领导"][0] == str(len(exact.leaders))  # leaders are counted, not suppressed
     leaders = next(d.value for d in at.dataframe if "职务" in d.value.columns)
-    assert (leaders["包案"] == HIDDEN).all() and (leaders["化解率"] == HIDDEN).all()
+    assert (leaders["包案"] == HIDDEN).all() and (leaders["化解率"] == RATE_HIDDEN).all()
     levels = next(d.value for d in at.dataframe if "人数" in d.value.columns).set_index("层级")
     assert levels.loc["合计", "包案"] == HIDDEN
     assert_charts_hold_no_small_count(at, ["cases"])

@@ -16,9 +16,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import appdb, reports, snapshots, views
-from dashboard.filters import Unit
+from dashboard.filters import Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_rate
 from dashboard.settings import Settings, load_settings
+from dashboard.suppression import suppressed_rate_text
+from dashboard.texts import t
 from dashboard.viewer import make_viewer
 from geo.metrics import METRICS
 from view_fixtures import build_view_site
@@ -26,6 +28,9 @@ from view_fixtures import build_view_site
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 REPORTS_PAGE = "pages/reports.py"
 OFFICE = make_viewer(["office"], name="tester")
+LEADER = make_viewer(["leader"], name="leader")
+HIDDEN = "<5"                         # a suppressed count (privacy.small_count_threshold 5)
+RATE_HIDDEN = suppressed_rate_text(5)  # a rate or change computed from one ("样本<5")
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +240,156 @@ def test_suppression_for_roles_without_points(ctx: tuple[Settings, snapshots.Sna
     assert all(not (isinstance(v, (int, float)) and 0 < v < threshold) for v in values)
     assert any(v == f"<{threshold}" for v in values) or all(v >= threshold or v == 0 for v in values)
     assert any("<" in n for n in report.notes)
+
+
+def small(value: object) -> bool:
+    """A count of 1-4 (a number, not a text)."""
+    return pd.api.types.is_number(value) and not isinstance(value, bool) and not pd.isna(value) and 0 < value < 5
+
+
+def small_unit(settings: Settings, snap: snapshots.Snapshot, period: reports.ReportPeriod) -> Unit:
+    """The first community or grid with 2-4 cases received in `period` (a number seen nowhere else in the
+    sentences), a leader with 1-4 包案 and 1-4 督办 orders."""
+    opts = views.unit_options(OFFICE, snap, settings)
+    units = [("community", c) for comms in opts.communities.values() for c, _ in comms]
+    units += [("grid", g) for grids in opts.grids.values() for g, _ in grids]
+    for unit_type, unit_id in units:
+        rows = metric_rows(snap, unit_type, unit_id, "month")
+        if not 2 <= rows.loc[rows["start"] == period.start, "received"].sum() <= 4:
+            continue
+        report = reports.build_report(OFFICE, snap, settings, reports.ReportRequest(period, Unit(unit_type, unit_id),
+                                                                                     include_map=False))
+        leaders, supervision = report.table("leaders").rows, report.table("supervision").rows
+        if leaders["cases"].map(small).any() and small(supervision["total"].iloc[-1]) and \
+                not leaders[["name", "post"]].duplicated().any():
+            return Unit(unit_type, unit_id)
+    raise AssertionError("the fixture has no unit with such small figures")
+
+
+def xlsx_table(wb: openpyxl.Workbook, columns: tuple[reports.Column, ...]) -> list[dict[str, object]]:
+    """The rows (column key -> cell value) of the sheet whose header row holds the `columns` labels."""
+    labels = [c.label for c in columns]
+    ws = next(ws for ws in wb.worksheets if [c.value for c in ws[1]] == labels)
+    return [{c.key: cell.value for c, cell in zip(columns, row, strict=True)} for row in ws.iter_rows(min_row=2)]
+
+
+def row_id(row: dict[str, object], key: tuple[str, ...]) -> tuple[str, ...]:
+    """A row's key as text, the same for an XLSX row (dates as datetimes) and a DOCX row (dates as text)."""
+    return tuple(v.date().isoformat() if isinstance(v, dt.datetime) else str(v) for v in (row[k] for k in key))
+
+
+def docx_table(tables: list[list[list[str]]], columns: tuple[reports.Column, ...]) -> list[dict[str, str]]:
+    labels = [c.label for c in columns]
+    table = next(tb for tb in tables if tb[0] == labels)
+    return [dict(zip((c.key for c in columns), row, strict=True)) for row in table[1:]]
+
+
+def test_leader_export_of_a_small_unit_hides_every_small_count(ctx: tuple[Settings, snapshots.Snapshot]) -> None:
+    """#6: the leaders, 督办 and trend tables and the headline figures and sentences of a leader's DOCX and
+    XLSX show each count of 1-4 as "<5" and each rate or change from one as "样本<5"; the office's hold the
+    numbers (zeros and counts of 5 or more are the same in both)."""
+    settings, snap = ctx
+    period = reports.report_period("month", today=views.snapshot_today(snap, settings))
+    unit = small_unit(settings, snap, period)
+    request = reports.ReportRequest(period, unit, include_map=False)
+    office = reports.build_report(OFFICE, snap, settings, request)
+    leader = reports.build_report(LEADER, snap, settings, request)
+    files = {}
+    for name, report in (("office", office), ("leader", leader)):
+        text, tables = docx_text(reports.write_docx(report, settings=settings))
+        files[name] = (text, tables, openpyxl.load_workbook(io.BytesIO(reports.write_xlsx(report))))
+
+    # the tables: the office's cells against the leader's, row by row
+    keys = {"leaders": ("name", "post"), "supervision": ("tier",), "trend": ("week",)}
+    rates = {"leaders": {"rate": ("resolved", "cases")}}
+    hidden: dict[str, int] = {}
+    for key, row_key in keys.items():
+        columns = office.table(key).columns
+        counts = [c.key for c in columns if c.type == "int"]
+        exact = {row_id(r, row_key): r for r in xlsx_table(files["office"][2], columns)}
+        exact_docx = {row_id(r, row_key): r for r in docx_table(files["office"][1], columns)}
+        shown = xlsx_table(files["leader"][2], columns)
+        shown_docx = {row_id(r, row_key): r for r in docx_table(files["leader"][1], columns)}
+        assert len(shown) == len(exact) == len(shown_docx) > 0, key
+        hidden[key] = 0
+        for row in shown:
+            k = row_id(row, row_key)
+            want, want_docx, got_docx = exact[k], exact_docx[k], shown_docx[k]
+            for col in counts:
+                assert isinstance(want[col], int), (key, col, want[col])  # the office: numbers
+                if small(want[col]):
+                    assert row[col] == got_docx[col] == HIDDEN, (key, col, want[col], row[col], got_docx[col])
+                    hidden[key] += 1
+                else:
+                    assert row[col] == want[col] and got_docx[col] == want_docx[col], (key, col, row[col])
+            for col, parts in rates.get(key, {}).items():
+                if any(small(want[p]) for p in parts):
+                    assert row[col] == got_docx[col] == RATE_HIDDEN, (key, col)
+                else:
+                    assert row[col] == want[col] and got_docx[col] == want_docx[col], (key, col)
+    assert all(hidden.values()), hidden
+
+    # the headline figures: DOCX table 本期 / 上期 / 变化, XLSX 总体情况 with numerators and denominators
+    head = {name: {row[0]: row[1:] for row in files[name][1][0][1:]} for name in files}
+    sheet = {name: {row[0].value: [c.value for c in row[1:]] for row in files[name][2].worksheets[1].iter_rows(
+        min_row=2)} for name in files}
+    n_hidden = {"count": 0, "rate": 0}
+    for f in office.figures:
+        label = f.label
+        this, before = head["leader"][label][:2]
+        this_xl, before_xl = sheet["leader"][label][:2]
+        if f.kind == "count":
+            parts, prev_parts = (f.value,), (f.previous,)
+            hide_value, hide_prev = small(f.value), small(f.previous)
+            mark = HIDDEN
+        else:
+            parts = (f.num, f.den) if f.kind == "rate" else (f.den,)
+            prev_parts = (f.prev_num, f.prev_den) if f.kind == "rate" else (f.prev_den,)
+            hide_value, hide_prev = any(map(small, parts)), any(map(small, prev_parts))
+            mark = RATE_HIDDEN
+        for hide, docx_cell, xl_cell, col in ((hide_value, this, this_xl, 0), (hide_prev, before, before_xl, 1)):
+            if hide:
+                assert docx_cell == xl_cell == mark, (f.name, col, docx_cell, xl_cell)
+                n_hidden["count" if f.kind == "count" else "rate"] += 1
+            else:
+                assert docx_cell == head["office"][label][col], (f.name, col)
+                assert xl_cell == sheet["office"][label][col], (f.name, col)
+        if (hide_value or hide_prev) and head["office"][label][2] != "—":
+            assert head["leader"][label][2] == sheet["leader"][label][2] == RATE_HIDDEN, f.name  # the change
+        elif not (hide_value or hide_prev):
+            assert head["leader"][label][2] == head["office"][label][2], f.name
+        if f.kind == "rate":  # numerators and denominators: counts
+            for col, value in zip((3, 4, 5, 6), (f.num, f.den, f.prev_num, f.prev_den), strict=True):
+                assert sheet["leader"][label][col] == (HIDDEN if small(value) else value), (f.name, col)
+                assert sheet["office"][label][col] == value
+        elif f.kind == "mean":  # days ÷ cases: the days of fewer than 5 cases are hidden with their number
+            for col, days, cases in ((3, f.num, f.den), (5, f.prev_num, f.prev_den)):
+                assert sheet["leader"][label][col + 1] == (HIDDEN if small(cases) else cases), (f.name, col)
+                assert sheet["leader"][label][col] == (RATE_HIDDEN if small(cases) else pytest.approx(days)), f.name
+    assert all(n_hidden.values()), n_hidden
+    received = office.figure("received")
+    assert 2 <= received.value <= 4 and sheet["office"][received.label][0] == received.value
+    assert sheet["leader"][received.label][0] == HIDDEN and head["leader"][received.label][0] == HIDDEN
+
+    # the sentences (DOCX text, XLSX 说明 sheet)
+    filters = Filters(Period("custom", period.start, period.end), unit)
+    lt = views.leader_board(OFFICE, snap, settings, filters).levels.iloc[-1]
+    n_leaders = len(office.table("leaders").rows)
+    for name, want in (("office", (f"新增信访事项{fmt_count(received.value)}件",
+                                   f"领导包案{n_leaders}人{fmt_count(lt['cases'])}件",
+                                   f"化解率{fmt_rate(lt['resolved'], lt['cases'])}")),
+                       ("leader", ("新增信访事项<5件", f"领导包案{n_leaders}人<5件", f"化解率{RATE_HIDDEN}"))):
+        text = files[name][0]
+        info = "\n".join(str(c.value) for row in files[name][2].worksheets[0].iter_rows() for c in row)
+        for phrase in want:
+            assert phrase in text and phrase in info, (name, phrase)
+    assert f"新增信访事项{fmt_count(received.value)}件" not in files["leader"][0]
+    for r in views.THREE_RATES:  # a hidden rate of the figures is hidden in the sentence too
+        f = office.figure(r)
+        if small(f.num) or small(f.den):
+            assert f"{f.label}{f.text}（" not in files["leader"][0] and f"{f.label}{RATE_HIDDEN}（" in files["leader"][0]
+    note = t("rp_note_suppressed", "zh").format(n=5)
+    assert note in files["leader"][0] and note not in files["office"][0]
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
