@@ -40,8 +40,8 @@ from dashboard.filters import Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_rate
 from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
-from dashboard.suppression import (count_text, is_small, order_key, shown_count, suppress_frame,
-                                   suppressed_rate_text, threshold_for)
+from dashboard.suppression import (count_text, is_small, order_key, shown_count, small_mask, suppress_frame,
+                                   suppressed_rate_text, suppressed_text, threshold_for)
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import Viewer
 from geo.metrics import METRICS, combine_periods
@@ -57,6 +57,7 @@ ALERT_ROWS = 200        # alerts listed per report (the rest counted in the note
 LEADER_ROWS = 200
 HOTSPOT_ROWS = 200
 PRINT_NO_DATA = (0.9, 0.9, 0.9)
+PRINT_SUPPRESSED = (0.72, 0.72, 0.72)  # grids whose count is suppressed ("<5"): one colour, not their class
 _LEADER_COUNTS = ("cases", "open", "resolved", "overdue", "new", "resolved_new")
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei", "Microsoft YaHei")
 MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -783,10 +784,14 @@ def render_map(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, s
                                timezone=settings.timezone)
     counts = cases["grid_id"].astype("str").value_counts()
     value = grids["grid_id"].astype("str").map(counts).fillna(0).to_numpy(dtype="float64")
+    threshold = threshold_for(viewer, settings)
+    hidden = small_mask(value, threshold)  # small counts of a viewer without point access: not classed
+    value = np.where(hidden, np.nan, value)
     breaks = maplayers.class_breaks(value)
     fill = np.array(maplayers.colours(value, breaks, alpha=255), dtype="float64")[:, :3] / 255.0 \
         if len(value) else np.zeros((0, 3))
     fill[~(value > 0)] = PRINT_NO_DATA  # the dashboard's dark no-data grey is too heavy on paper
+    fill[hidden] = PRINT_SUPPRESSED
     path = cjk_font_path()
     font = FontProperties(fname=path) if path else None
     fig = MplFigure(figsize=(width_px / 200, width_px / 200 * 0.8), dpi=200)
@@ -820,9 +825,10 @@ def render_map(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, s
     if font is not None:
         if title:
             fig.suptitle(title, fontproperties=font, fontsize=9)
+        shades = [(PRINT_NO_DATA, "0")] + ([(PRINT_SUPPRESSED, suppressed_text(threshold))] if hidden.any() else [])
         handles = [Patch(facecolor=colour, edgecolor="#999999", label=label)
-                   for colour, label in [(palette.hex_of(tuple(int(255 * c) for c in PRINT_NO_DATA)), "0"),
-                                         *maplayers.legend(breaks, lang=lang)[1:]]]
+                   for colour, label in [*((palette.hex_of(tuple(int(255 * c) for c in rgb)), text)
+                                           for rgb, text in shades), *maplayers.legend(breaks, lang=lang)[1:]]]
         ax.legend(handles=handles, prop=font.copy() if font else None, loc="lower right", fontsize=6,
                   title=t("rp_map_legend", lang), title_fontproperties=font, frameon=True)
     buf = io.BytesIO()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import docx
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -455,3 +456,24 @@ def test_page_for_a_grid_worker(site: Path, monkeypatch: pytest.MonkeyPatch,
     assert not at.exception, at.exception
     assert len(at.get("download_button")) == 2
     assert any("仅含您负责的" in i.value for i in at.info)
+
+
+def test_map_image_does_not_class_suppressed_grids(ctx: tuple[Settings, snapshots.Snapshot]) -> None:
+    """The report map of a leader paints every grid with 1-4 cases one grey ("<5" in the legend) instead of
+    its colour class; the office's map has no such grey."""
+    from PIL import Image
+
+    settings, snap = ctx
+    period = reports.report_period("month", today=views.snapshot_today(snap, settings))
+    grey = tuple(round(255 * c) for c in reports.PRINT_SUPPRESSED)
+
+    def grey_pixels(viewer: object) -> int:
+        png = reports.render_map(viewer, snap, settings, Unit(), period.start, period.end, width_px=800)
+        pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+        return int((np.abs(pixels.astype(int) - grey).max(axis=1) <= 1).sum())
+
+    cases = views.scoped_cases(OFFICE, snap, ["grid_id"], received=(period.start, period.end),
+                               timezone=settings.timezone)
+    counts = cases["grid_id"].value_counts()
+    assert ((counts > 0) & (counts < 5)).any()  # the fixture has grids with small counts this month
+    assert grey_pixels(LEADER) > 10_000 and grey_pixels(OFFICE) < 500  # a few anti-aliased edge pixels
