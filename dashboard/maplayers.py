@@ -48,12 +48,16 @@ def colours(values: np.ndarray, breaks: np.ndarray, *, alpha: int = 190) -> list
     return out
 
 
-def legend(breaks: np.ndarray, decimals: bool = False, *, lang: str = "zh") -> list[tuple[str, str]]:
-    """(hex colour, value range) per class of `colours` for a legend, starting with the no-data grey."""
+def legend(breaks: np.ndarray, decimals: bool = False, *, lang: str = "zh", suppressed: int | None = None
+           ) -> list[tuple[str, str]]:
+    """(hex colour, value range) per class of `colours` for a legend, starting with the no-data grey, then
+    (with `suppressed`, the small-count threshold) the colour of units whose count is shown as "<5"."""
     ramp = np.array(SEQUENTIAL)[np.linspace(0, len(SEQUENTIAL) - 1, len(breaks) + 1).round().astype(int)]
     fmt = (lambda v: f"{v:.1f}") if decimals else (lambda v: f"{v:,.0f}")
     edges = [0.0, *[float(b) for b in breaks]]
     out = [(palette.hex_of(NO_DATA), "0")]
+    if suppressed is not None:
+        out.append((palette.hex_of(palette.SUPPRESSED), f"<{int(suppressed)}"))
     for i, rgb in enumerate(ramp):
         lo = edges[i]
         label = f"≥{fmt(lo)}" if i == len(ramp) - 1 else f"{fmt(lo)}–{fmt(edges[i + 1])}"

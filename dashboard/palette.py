@@ -23,6 +23,7 @@ ACCENT = "#e8483b"
 SEQUENTIAL: tuple[RGB, ...] = ((255, 255, 178), (254, 217, 118), (254, 178, 76), (253, 141, 60),
                                (240, 59, 32), (189, 0, 38))
 NO_DATA: RGB = (90, 100, 115)
+SUPPRESSED: RGB = (150, 160, 175)  # a unit whose count is shown as "<5": one colour, not its class
 OUTLINE: RGB = (230, 237, 245)
 GRID_EDGE = (14, 26, 43, 160)
 

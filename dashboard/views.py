@@ -39,12 +39,12 @@ import pandas as pd
 import shapely
 
 from dashboard import maplayers, palette
-from dashboard.filters import COUNTY_ID, Filters, Period, Unit
+from dashboard.filters import Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_delta_pct, fmt_rate, rate_help
 from dashboard.settings import Settings
 from dashboard.snapshots import Snapshot
 from dashboard.suppression import (count_text, is_small, order_key, shown_count, small_mask, suppress_frame,
-                                   suppressed_rate_text, threshold_for)
+                                   suppressed_rate_text, suppressed_text, threshold_for)
 from dashboard.texts import TEXTS, t
 from dashboard.viewer import RESTRICTED_ROLES, Viewer
 from geo.deadlines import DEADLINE_COLUMNS, GREEN, RED, YELLOW
@@ -733,15 +733,17 @@ def map_data(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filter
         p = pop.to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(p > 0, np.round(value / p * 1e4, 1), np.nan)
-    breaks = maplayers.class_breaks(value)
-    fill = maplayers.colours(value, breaks)
     shown = [fmt_count(v, lang) if measure != "rate" else ("—" if np.isnan(v) else f"{v:.1f}") for v in value]
     threshold = threshold_for(viewer, settings)
-    if threshold is not None:  # small counts (and rates from them) of units without point access: "<5"
-        counts = ids.map(counted).fillna(0).to_numpy(dtype="float64")
-        small = (counts > 0) & (counts < threshold)
-        shown = [f"<{threshold}" if sm else sh for sm, sh in zip(small, shown, strict=True)]
-        value = np.where(small, np.nan, value)
+    # Small counts (and rates from them) of units, for viewers without point access: "<5" in the tooltip, one
+    # colour of their own, and left out of the class breaks (the colour class or a legend edge would tell them).
+    small = small_mask(ids.map(counted).fillna(0).to_numpy(dtype="float64"), threshold)
+    shown = [suppressed_text(threshold) if sm else sh for sm, sh in zip(small, shown, strict=True)]
+    value = np.where(small, np.nan, value)
+    breaks = maplayers.class_breaks(value)
+    fill = maplayers.colours(value, breaks)
+    for i in np.flatnonzero(small):
+        fill[i] = [*palette.SUPPRESSED, fill[i][3]]
     props = props.reset_index(drop=True).assign(value=value, shown=shown, fill=fill)
     geoms = maplayers.simplified(shapes.geometry.to_numpy())
     areas = maplayers.feature_collection(geoms, props)
@@ -774,7 +776,8 @@ def map_data(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filter
     bounds = tuple(float(v) for v in framing.total_bounds)
     return MapData(level=level, measure=measure, areas=areas, outlines=outlines, labels=labels, hot=hot,
                    columns=columns, bounds=bounds,  # type: ignore[arg-type]
-                   legend=maplayers.legend(breaks, measure == "rate", lang=lang),
+                   legend=maplayers.legend(breaks, measure == "rate", lang=lang,
+                                           suppressed=threshold if small.any() else None),
                    hot_window=window if hot is not None else None)
 
 

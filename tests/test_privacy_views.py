@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import snapshots, views
+from dashboard import palette, snapshots, views
 from dashboard.filters import Filters
 from dashboard.settings import Settings, load_settings, settings_from_dict
 from dashboard.suppression import suppress_small_counts, threshold_for
@@ -121,3 +121,9 @@ def test_map_tooltips_suppress_small_counts_for_leaders(data: tuple[Settings, sn
     big = [k for k, p in offi.items() if (p["value"] or 0) >= 5]
     assert all(lead[k]["shown"] == offi[k]["shown"] for k in big)
     assert (leader.columns["value"] >= 5).all()
+    # their colour is one grey of its own ("<5" in the legend), not their class; the classes come from the rest
+    suppressed = [*palette.SUPPRESSED]
+    assert all(lead[k]["fill"][:3] == suppressed for k in small)
+    assert not any(p["fill"][:3] == suppressed for p in offi.values())
+    assert (palette.hex_of(palette.SUPPRESSED), "<5") in leader.legend and leader.legend != office.legend
+    assert all(lead[k]["fill"][:3] != suppressed for k in big)
