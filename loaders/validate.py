@@ -8,8 +8,10 @@ while the row is kept; an invalid polygon is repaired with `make_valid` and repo
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +34,8 @@ from loaders.schema import (
     Table,
 )
 
+# Threads converting the columns of one table (most of the work is in Arrow kernels, outside the GIL).
+CONVERT_THREADS = min(4, os.cpu_count() or 1)
 GEOGRAPHIC_COORD_SYS = frozenset({"wgs84", "cgcs2000", "gcj02", "bd09", "EPSG:4326", "EPSG:4490"})
 _COORD_SYS_RE = re.compile(r"^(wgs84|cgcs2000|gcj02|bd09|EPSG:\d{4,6})$")
 _COORD_SYS_ALIASES = {"wgs-84": "wgs84", "wgs_84": "wgs84", "gps": "wgs84", "gcj-02": "gcj02",
@@ -135,31 +139,22 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext, *
     keys = _row_keys(raw, table)
     n_rows = len(raw)
     drop = np.zeros(n_rows, dtype=bool)
-    for col in table.columns:
-        if col.name not in raw.columns:
-            df[col.name] = _empty(col, ctx, n_rows)
-            continue
-        source = raw[col.name].reset_index(drop=True)
-        if consume:
-            del raw[col.name]
-            if col.dtype == "datetime":  # the biggest temporaries: give their memory back as we go
+    sources = {col.name: raw[col.name].reset_index(drop=True) for col in table.columns if col.name in raw.columns}
+    if consume:
+        for name in sources:
+            del raw[name]
+    # Columns are converted on a few threads (Arrow's kernels release the GIL) and taken in schema order.
+    with ThreadPoolExecutor(max_workers=CONVERT_THREADS, thread_name_prefix="validate") as pool:
+        pending = {name: pool.submit(_convert, source, table.column(name), ctx) for name, source in sources.items()}
+        for col in table.columns:
+            if col.name not in pending:
+                df[col.name] = _empty(col, ctx, n_rows)
+                continue
+            values, bad, reason = pending.pop(col.name).result()
+            source = sources.pop(col.name)
+            if consume and col.dtype == "datetime":  # the biggest temporaries: give their memory back as we go
                 pa.default_memory_pool().release_unused()
-        values, bad, reason = _convert(source, col, ctx)
-        df[col.name] = values
-        if bad.any():
-            reject_row = col.required or col.dtype in ("enum", "category")
-            action = ACTION_ROW_REJECTED if reject_row else ACTION_VALUE_CLEARED
-            shown = None if col.personal else source[bad]
-            rej.add(table.name, keys[bad], col.name, reason[bad] if isinstance(reason, pd.Series)
-                    else reason, action, shown)
-            if reject_row:
-                drop |= bad.to_numpy()
-        if col.required:
-            missing = df[col.name].isna().to_numpy() & ~drop
-            if missing.any():
-                rej.add(table.name, keys[missing], col.name, f"必需字段 {col.name}（{col.label}）为空",
-                        ACTION_ROW_REJECTED)
-                drop |= missing
+            _take_column(df, col, values, bad, reason, source, keys, drop, rej, table)
     df["_key"] = keys
     # Rows are selected once, at the end (a million-row frame costs ~0.4 s per selection): the checks
     # and the duplicate test look only at the rows still alive and report only those.
@@ -172,6 +167,26 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext, *
         df = df[alive]
     df = df.drop(columns="_key").reset_index(drop=True)
     return df, rej
+
+
+def _take_column(df: pd.DataFrame, col: Column, values: pd.Series, bad: pd.Series, reason: object,
+                 source: pd.Series, keys: pd.Series, drop: np.ndarray, rej: Rejections, table: Table) -> None:
+    """Put one converted column into `df` and record its problems; rows to reject are set in `drop`."""
+    df[col.name] = values
+    if bad.any():
+        reject_row = col.required or col.dtype in ("enum", "category")
+        action = ACTION_ROW_REJECTED if reject_row else ACTION_VALUE_CLEARED
+        shown = None if col.personal else source[bad]
+        rej.add(table.name, keys[bad], col.name, reason[bad] if isinstance(reason, pd.Series)
+                else reason, action, shown)
+        if reject_row:
+            drop |= bad.to_numpy()
+    if col.required:
+        missing = df[col.name].isna().to_numpy() & ~drop
+        if missing.any():
+            rej.add(table.name, keys[missing], col.name, f"必需字段 {col.name}（{col.label}）为空",
+                    ACTION_ROW_REJECTED)
+            drop |= missing
 
 
 def _row_keys(raw: pd.DataFrame, table: Table) -> pd.Series:
