@@ -8,7 +8,6 @@ read and merged into the previous snapshot's cases. `full=True` rebuilds everyth
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import os
 import resource
@@ -150,14 +149,22 @@ class Built:
     # metrics; only the changed cases (old and new versions) are recomputed. None otherwise.
     same_day: SameDay | None = None
     previous_rejected: pd.DataFrame | None = None  # read once; both the grid and the case side use it
-    # Same-day refreshes: the previous cases (the columns a same-day refresh reads) and metrics, decoded
-    # on a background thread from the start of the refresh, while the sources are read.
+    # Same-day refreshes: the previous grids, townships, rejected rows, cases (the columns a same-day
+    # refresh reads) and metrics, decoded on a background thread from the start of the refresh, while
+    # the sources are read.
     prefetched: dict[str, Any] = field(default_factory=dict)
+
+    def previous_table(self, prev: snapshots.Snapshot, name: str) -> pd.DataFrame:
+        """A table of the previous snapshot: prefetched when it was, else read now."""
+        ahead = self.prefetched.pop(name, None)
+        if ahead is not None and ahead.exception() is None:
+            return ahead.result()
+        return snapshots.read_table(prev, name)
 
     def rejected_before(self, prev: snapshots.Snapshot) -> pd.DataFrame:
         """The previous snapshot's rejected rows (read on first use)."""
         if self.previous_rejected is None:
-            self.previous_rejected = snapshots.read_table(prev, "rejected")
+            self.previous_rejected = self.previous_table(prev, "rejected")
         return self.previous_rejected
 
 
@@ -167,7 +174,7 @@ class SameDay:
 
     prev: snapshots.Snapshot
     base_len: int                 # the first base_len merged cases are unchanged previous rows
-    base_deadlines: pd.DataFrame  # their deadline columns, as the previous refresh computed them
+    base_deadlines: Any           # their deadline columns as the previous refresh computed them (pyarrow Table)
     old_changed: pd.DataFrame     # previous versions (core + deadline columns) of the re-read cases
     # Which previous snapshot rows are unchanged (Arrow boolean mask over the previous cases.parquet):
     # they are copied into the new file row group by row group on the writer thread, as they were
@@ -192,9 +199,12 @@ def _build(settings: Settings, timer: StepTimer, *, now: datetime | None, full: 
         since = wm - timedelta(minutes=settings.refresh.overlap_minutes)
     if prev is not None and _same_local_day(prev, as_of, settings.timezone):
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
-        built.prefetched = {
+        # in the order they are needed; the grid side's are used when the grid tables did not change
+        built.prefetched = {name: reader.submit(snapshots.read_table, prev, name)
+                            for name in ("grids", "townships", "rejected")}
+        built.prefetched.update({
             "cases": reader.submit(snapshots.read_arrow, prev, "cases", same_day_read_columns(settings)),
-            "metrics": reader.submit(snapshots.read_table, prev, "metrics")}
+            "metrics": reader.submit(snapshots.read_table, prev, "metrics")})
         reader.shutdown(wait=False)
     version = snapshots.new_version()
     with snapshots.writing(settings.data_path, version) as folder, TableWriter(folder, built) as writer:
@@ -274,7 +284,7 @@ def _deadlines(settings: Settings, built: Built, cases: pd.DataFrame, as_of: pd.
     same = built.same_day
     if same is None:
         return deadlines_of(cases)
-    deadlines = pd.concat([same.base_deadlines, deadlines_of(same.batch)], ignore_index=True)
+    deadlines = _append_to_arrow(same.base_deadlines, deadlines_of(same.batch))
     deadlines.index = cases.index
     return deadlines
 
@@ -407,7 +417,7 @@ def _grid_side(settings: Settings, prev: snapshots.Snapshot | None, built: Built
     if prev is not None and prev.manifest.get("grid_hash") == digest:
         with timer.step("reuse_grid"):
             for name in GRID_SIDE_TABLES:  # hard-linked into the new version; only grids and townships are used
-                built.tables[name] = (snapshots.read_table(prev, name) if name in ("grids", "townships")
+                built.tables[name] = (built.previous_table(prev, name) if name in ("grids", "townships")
                                       else ReusedTable(prev.file(f"{name}.parquet")))
                 built.reused[name] = prev.file(f"{name}.parquet")
             old = built.rejected_before(prev)
@@ -538,7 +548,7 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
         cases = pd.concat([base, batch], ignore_index=True)
     else:  # same day: the unchanged rows, still in Arrow, take the batch's values of their columns
         built.same_day.batch = batch
-        cases = _join_same_day(base, batch)
+        cases = _append_to_arrow(base, batch)
     restricted = restricted if base_restricted is None else pd.concat([base_restricted, restricted],
                                                                        ignore_index=True)
     with timer.step("validate_case"):
@@ -556,9 +566,9 @@ def _case_side(settings: Settings, prev: snapshots.Snapshot | None, since: pd.Ti
     built.manifest["assign_methods"] = {str(k): int(v) for k, v in methods.items()}
 
 
-def _join_same_day(base: Any, batch: pd.DataFrame) -> pd.DataFrame:
-    """The merged frame of a same-day refresh: the unchanged rows (a pyarrow Table of the columns that
-    were read) then the batch's values of the same columns, converted to pandas once."""
+def _append_to_arrow(base: Any, batch: pd.DataFrame) -> pd.DataFrame:
+    """A same-day refresh's merged frame: the unchanged rows (a pyarrow Table of the columns that were
+    read) then the batch's values of the same columns, converted to pandas once (no million-row concat)."""
     import pyarrow as pa
 
     columns = batch.reindex(columns=base.column_names)
@@ -614,10 +624,10 @@ def _merge_previous(prev: snapshots.Snapshot, raw_ids: pd.Series, built: Built, 
     if same_day:
         core = [c for c in wanted if c not in deadline_cols]
         built.same_day = SameDay(prev=prev, base_len=base_table.num_rows,
-                                 base_deadlines=base_table.select(deadline_cols).to_pandas(),
+                                 base_deadlines=base_table.select(deadline_cols),
                                  old_changed=table.filter(changed).to_pandas(), keep=keep,
                                  previous_metrics=previous_metrics)
-        base = base_table.select(core)  # joined with the batch in Arrow (see _join_same_day)
+        base = base_table.select(core)  # joined with the batch in Arrow (see _append_to_arrow)
     else:
         base = base_table.to_pandas()
     del table, base_table
