@@ -769,7 +769,8 @@ def _snapshot_cases(cases: pd.DataFrame, deadlines: pd.DataFrame, leader_cases: 
 
 # Row groups of this many rows let readers decode a large table on every core.
 ROW_GROUP_SIZE = 128 * 1024
-DICTIONARY_SAMPLE = 20_000
+# A row group's worth: grid ids (10,000 in a county) repeat within 128k rows, but hardly within 20k.
+DICTIONARY_SAMPLE = ROW_GROUP_SIZE
 
 
 def dictionary_columns(frame: pd.DataFrame | Any) -> list[str]:
