@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import appdb, auth, snapshots, views
 from dashboard.settings import Settings, load_settings, settings_from_dict
-from view_fixtures import build_view_site
+from view_fixtures import app_test, build_view_site, open_site
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE_FILES = ("pages/command_screen.py", "pages/workbench.py", "pages/hotspots.py", "pages/leaders.py",
@@ -34,14 +34,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def data(site: Path) -> tuple[Settings, snapshots.Snapshot]:
-    s = load_settings(site)
-    return s, snapshots.open_current(s.data_path)
+    return open_site(site)
 
 
 @pytest.fixture
 def app(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
-    return AppTest.from_file(APP, default_timeout=90)
+    return app_test(site, monkeypatch)
 
 
 def worker(data: tuple[Settings, snapshots.Snapshot], worker_id: str = "W0001") -> tuple[str, frozenset[str]]:

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import snapshots, views
 from dashboard.formatting import fmt_count, fmt_rate
 from dashboard.settings import Settings, load_settings
-from view_fixtures import build_view_site
+from view_fixtures import app_test, build_view_site
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 QUALITY = "pages/data_quality.py"
@@ -26,8 +26,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
-    return AppTest.from_file(APP, default_timeout=90)
+    return app_test(site, monkeypatch)
 
 
 def settings_and_snapshot(cfg: Path) -> tuple[Settings, snapshots.Snapshot]:

@@ -13,11 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import snapshots, ui, views
 from dashboard.filters import Unit
-from dashboard.settings import Settings, load_settings
+from dashboard.settings import Settings
 from dashboard.viewer import make_viewer
-from view_fixtures import build_view_site
+from view_fixtures import app_test, build_view_site, open_site
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 HOTSPOTS = "pages/hotspots.py"
 COMMAND = "pages/command_screen.py"
 
@@ -29,14 +28,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(site: Path) -> tuple[Settings, snapshots.Snapshot]:
-    settings = load_settings(site)
-    return settings, snapshots.open_current(settings.data_path)
+    return open_site(site)
 
 
 @pytest.fixture
 def app(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
-    return AppTest.from_file(APP, default_timeout=90)
+    return app_test(site, monkeypatch)
 
 
 def registry_count(at: AppTest) -> int:

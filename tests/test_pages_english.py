@@ -19,10 +19,9 @@ from dashboard import snapshots
 from dashboard.settings import load_settings
 from dashboard.texts import TEXTS
 from dashboard.viewer import ROLES
-from view_fixtures import build_view_site
+from view_fixtures import app_test, build_view_site
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -64,8 +63,7 @@ def data_names(site: Path) -> list[str]:
 
 @pytest.fixture
 def app(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
-    return AppTest.from_file(APP, default_timeout=90)
+    return app_test(site, monkeypatch)
 
 
 def in_english(app: AppTest) -> AppTest:

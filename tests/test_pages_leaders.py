@@ -21,7 +21,7 @@ from dashboard.settings import Settings, load_settings
 from dashboard.viewer import grids_of_worker, make_viewer
 from geo.metrics import rate_label
 from loaders.enums import LEADER_STAGE, OPEN_STATUSES, SUPERVISION_STATUS
-from view_fixtures import build_view_site
+from view_fixtures import app_test, build_view_site, open_site
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 LEADERS = "pages/leaders.py"
@@ -36,14 +36,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def snap(site: Path) -> tuple[Settings, snapshots.Snapshot]:
-    settings = load_settings(site)
-    return settings, snapshots.open_current(settings.data_path)
+    return open_site(site)
 
 
 @pytest.fixture
 def app(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
-    return AppTest.from_file(APP, default_timeout=90)
+    return app_test(site, monkeypatch)
 
 
 def table(s: snapshots.Snapshot, name: str) -> pd.DataFrame:

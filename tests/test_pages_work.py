@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import appdb, snapshots, views
 from dashboard.settings import load_settings
-from view_fixtures import build_view_site
+from view_fixtures import app_test, build_view_site
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 WORKBENCH = "pages/workbench.py"
@@ -25,8 +25,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
-    return AppTest.from_file(APP, default_timeout=90)
+    return app_test(site, monkeypatch)
 
 
 def page_text(at: AppTest) -> str:

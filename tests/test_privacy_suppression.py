@@ -21,11 +21,11 @@ from streamlit.testing.v1 import AppTest
 from dashboard import snapshots, views
 from dashboard.filters import Filters, Unit
 from dashboard.formatting import fmt_count, fmt_rate, rate_help
-from dashboard.settings import Settings, load_settings, settings_from_dict
+from dashboard.settings import Settings, settings_from_dict
 from dashboard.suppression import holds_suppressed, order_key, suppress_frame
 from dashboard.texts import t
 from dashboard.viewer import Viewer, make_viewer
-from view_fixtures import build_view_site
+from view_fixtures import app_test, build_view_site, open_site
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 LEADERS = "pages/leaders.py"
@@ -48,14 +48,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def data(site: Path) -> tuple[Settings, snapshots.Snapshot]:
-    settings = load_settings(site)
-    return settings, snapshots.open_current(settings.data_path)
+    return open_site(site)
 
 
 @pytest.fixture
 def app(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
-    return AppTest.from_file(APP, default_timeout=90)
+    return app_test(site, monkeypatch)
 
 
 def small(value: Any) -> bool:

@@ -19,12 +19,12 @@ from streamlit.testing.v1 import AppTest
 from dashboard import appdb, reports, snapshots, views
 from dashboard.filters import Filters, Period, Unit
 from dashboard.formatting import fmt_count, fmt_rate
-from dashboard.settings import Settings, load_settings
+from dashboard.settings import Settings
 from dashboard.suppression import suppressed_rate_text
 from dashboard.texts import t
 from dashboard.viewer import make_viewer
 from geo.metrics import METRICS
-from view_fixtures import build_view_site
+from view_fixtures import build_view_site, open_site
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 REPORTS_PAGE = "pages/reports.py"
@@ -41,8 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def ctx(site: Path) -> tuple[Settings, snapshots.Snapshot]:
-    settings = load_settings(site)
-    return settings, snapshots.open_current(settings.data_path)
+    return open_site(site)
 
 
 def metric_rows(snap: snapshots.Snapshot, unit_type: str, unit_id: str, period: str) -> pd.DataFrame:

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboard import snapshots
 from dashboard.demo_data import build_demo
@@ -60,3 +62,18 @@ def drop_optional_tables(snap: snapshots.Snapshot) -> None:
     manifest = json.loads(snap.file(snapshots.MANIFEST).read_text(encoding="utf-8"))
     manifest["row_counts"] = {k: v for k, v in manifest["row_counts"].items() if k not in OPTIONAL_TABLES}
     snapshots.write_manifest(snap.path, manifest)
+
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def open_site(site: Path) -> tuple[Settings, snapshots.Snapshot]:
+    """The settings of a site made by `build_view_site` (its gridwatch.toml) and its current snapshot."""
+    settings = load_settings(site)
+    return settings, snapshots.open_current(settings.data_path)
+
+
+def app_test(site: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """Streamlit's AppTest of app.py serving the site (GRIDWATCH_CONFIG points at its config)."""
+    monkeypatch.setenv("GRIDWATCH_CONFIG", str(site))
+    return AppTest.from_file(APP, default_timeout=90)
