@@ -554,7 +554,7 @@ def apply_metric_deltas(previous: pd.DataFrame, plus: pd.DataFrame, minus: pd.Da
         return delta
     if not len(delta):
         return previous
-    prev_key, delta_key = _cell_order_keys(previous, delta)
+    prev_key, delta_key = _CellKeys.of([previous, delta]).keys
     if len(prev_key) > 1 and not bool(np.all(prev_key[1:] > prev_key[:-1])):  # not in canonical order
         return sum_metric_cells([(previous, 1.0), (plus, 1.0), (minus, -1.0)])
     pos = np.searchsorted(prev_key, delta_key)
@@ -615,25 +615,45 @@ def apply_metric_deltas(previous: pd.DataFrame, plus: pd.DataFrame, minus: pd.Da
 _VALUE_COLUMNS: tuple[str, ...] = tuple(c for c in METRIC_COLUMNS if c not in KEY_COLUMNS and c not in RATE_NAMES)
 
 
-def _cell_order_keys(previous: pd.DataFrame, delta: pd.DataFrame) -> tuple[I64, I64]:
-    """One int64 per row of each frame that sorts like compute_metrics' row order (unit type, period,
-    unit id, period start) and is equal for the same cell in both frames."""
-    import pyarrow as pa
+@dataclass(frozen=True)
+class _CellKeys:
+    """One int64 per row of each frame, equal for the same cell (unit type, unit id, period, period start)
+    in every frame and sorting like compute_metrics' rows; `decode` turns keys back into those columns."""
 
-    both = (previous, delta)
-    ids = pd.concat([f["unit_id"] for f in both], ignore_index=True)
-    id_codes, id_uniques = pd.factorize(ids, sort=True)
-    starts = [np.asarray(pa.array(f["period_start"].array).cast(pa.int32())).astype(np.int64) for f in both]
-    first = min(int(s.min()) for s in starts)
-    n_days = max(int(s.max()) for s in starts) - first + 1
-    n_ids = len(id_uniques)
-    keys, offset = [], 0
-    for f, start in zip(both, starts, strict=True):
-        kind = _rank(f["unit_type"], UNIT_TYPES) * len(PERIODS) + _rank(f["period"], PERIODS)
-        code = id_codes[offset:offset + len(f)].astype(np.int64)
-        offset += len(f)
-        keys.append((kind * n_ids + code) * n_days + (start - first))
-    return keys[0], keys[1]
+    keys: list[I64]
+    unit_ids: NDArray[np.object_]  # sorted, so their codes order like the strings
+    first_day: int
+    n_days: int
+
+    @classmethod
+    def of(cls, frames: Sequence[pd.DataFrame]) -> _CellKeys:
+        import pyarrow as pa
+
+        ids = pd.concat([f["unit_id"] for f in frames], ignore_index=True)
+        id_codes, id_uniques = pd.factorize(ids, sort=True)
+        starts = [np.asarray(pa.array(f["period_start"].array).cast(pa.int32())).astype(np.int64) for f in frames]
+        first = min(int(s.min()) for s in starts)
+        n_days = max(int(s.max()) for s in starts) - first + 1
+        n_ids = len(id_uniques)
+        keys, offset = [], 0
+        for f, start in zip(frames, starts, strict=True):
+            kind = _rank(f["unit_type"], UNIT_TYPES) * len(PERIODS) + _rank(f["period"], PERIODS)
+            code = id_codes[offset:offset + len(f)].astype(np.int64)
+            offset += len(f)
+            keys.append((kind * n_ids + code) * n_days + (start - first))
+        return cls(keys, np.asarray(id_uniques, dtype=object), first, n_days)
+
+    def decode(self, keys: I64) -> pd.DataFrame:
+        """The key columns (unit_type, unit_id, period, period_start) of `keys`."""
+        rest, start = np.divmod(keys, self.n_days)
+        kind, code = np.divmod(rest, len(self.unit_ids))
+        unit_rank, period_rank = np.divmod(kind, len(PERIODS))
+        return pd.DataFrame({
+            "unit_type": pd.array(np.asarray(UNIT_TYPES, dtype=object)[unit_rank], dtype="str"),
+            "unit_id": pd.array(self.unit_ids[code], dtype="str"),
+            "period": pd.array(np.asarray(PERIODS, dtype=object)[period_rank], dtype="str"),
+            "period_start": to_date32((start + self.first_day).astype("datetime64[D]")),
+        })
 
 
 def _rank(values: pd.Series, order: tuple[str, ...]) -> I64:
@@ -645,32 +665,15 @@ def sum_metric_cells(frames: Sequence[tuple[pd.DataFrame, float]]) -> pd.DataFra
     """The signed sum of metric frames cell by cell (every value column times its frame's sign), rates
     recomputed from the summed numerators and denominators, cells that sum to all zero dropped, rows
     in compute_metrics' order."""
-    import pyarrow as pa
-
-    values = _VALUE_COLUMNS
     frames = [(f, sign) for f, sign in frames if len(f)]
     if not frames:
         return empty_metrics()
-    # One integer per cell: factorize each key column over all the frames, then combine.
-    cols: dict[str, NDArray[np.int64]] = {}
-    uniques: dict[str, NDArray[np.object_] | NDArray[np.int64]] = {}
-    for key in ("unit_type", "unit_id", "period"):
-        joined = pd.concat([f[key] for f, _ in frames], ignore_index=True)
-        codes, uniq = pd.factorize(joined, sort=True)
-        cols[key], uniques[key] = codes.astype(np.int64), np.asarray(uniq, dtype=object)
-    days = np.concatenate([np.asarray(pa.array(f["period_start"].array).cast(pa.int32())).astype(np.int64)
-                           for f, _ in frames])
-    first_day = int(days.min())
-    cols["period_start"] = days - first_day
-    sizes = [len(uniques["unit_type"]), len(uniques["unit_id"]), len(uniques["period"]),
-             int(cols["period_start"].max()) + 1]
-    cell = np.ravel_multi_index((cols["unit_type"], cols["unit_id"], cols["period"], cols["period_start"]),
-                                sizes)
-    groups, inverse = np.unique(cell, return_inverse=True)
+    cells = _CellKeys.of([f for f, _ in frames])
+    groups, inverse = np.unique(np.concatenate(cells.keys), return_inverse=True)  # in compute_metrics' order
     sign = np.concatenate([np.full(len(f), s) for f, s in frames])
     col: dict[str, F64] = {}
     active = np.zeros(len(groups), dtype=bool)
-    for name in values:
+    for name in _VALUE_COLUMNS:
         column = np.concatenate([f[name].to_numpy(dtype="float64") for f, _ in frames])
         summed = np.bincount(inverse, weights=column * sign, minlength=len(groups))
         if name in _FLOAT_SUMS:  # integer sums are exact in float64; only these can leave residue
@@ -679,13 +682,7 @@ def sum_metric_cells(frames: Sequence[tuple[pd.DataFrame, float]]) -> pd.DataFra
         col[name] = summed
     groups = groups[active]
     col = {name: values_[active] for name, values_ in col.items()}
-    u_type, u_id, per, start = np.unravel_index(groups, sizes)
-    frame = pd.DataFrame({
-        "unit_type": pd.array(uniques["unit_type"][u_type], dtype="str"),
-        "unit_id": pd.array(uniques["unit_id"][u_id], dtype="str"),
-        "period": pd.array(uniques["period"][per], dtype="str"),
-        "period_start": to_date32((start + first_day).astype("datetime64[D]")),
-    })
+    frame = cells.decode(groups)
     for name in COUNT_COLUMNS:
         frame[name] = np.rint(col[name]).astype(np.int32)
     for r in RATE_NAMES:
@@ -694,8 +691,4 @@ def sum_metric_cells(frames: Sequence[tuple[pd.DataFrame, float]]) -> pd.DataFra
         frame[f"{r}_den"] = np.rint(den).astype(np.int32)
         with np.errstate(divide="ignore", invalid="ignore"):
             frame[r] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    unit_rank = np.array([UNIT_TYPES.index(u) for u in uniques["unit_type"]])[u_type]
-    period_rank = np.array([PERIODS.index(p) for p in uniques["period"]])[per]
-    # unit ids were factorized sorted, so their codes order like the strings
-    order = np.lexsort((start, u_id, period_rank, unit_rank))
-    return frame.iloc[order].reset_index(drop=True)[list(METRIC_COLUMNS)]
+    return frame[list(METRIC_COLUMNS)]
