@@ -154,7 +154,21 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext, *
             source = sources.pop(col.name)
             if consume and col.dtype == "datetime":  # the biggest temporaries: give their memory back as we go
                 pa.default_memory_pool().release_unused()
-            _take_column(df, col, values, bad, reason, source, keys, drop, rej, table)
+            df[col.name] = values
+            if bad.any():
+                reject_row = col.required or col.dtype in ("enum", "category")
+                action = ACTION_ROW_REJECTED if reject_row else ACTION_VALUE_CLEARED
+                shown = None if col.personal else source[bad]
+                rej.add(table.name, keys[bad], col.name, reason[bad] if isinstance(reason, pd.Series)
+                        else reason, action, shown)
+                if reject_row:
+                    drop |= bad.to_numpy()
+            if col.required:
+                missing = df[col.name].isna().to_numpy() & ~drop
+                if missing.any():
+                    rej.add(table.name, keys[missing], col.name, f"必需字段 {col.name}（{col.label}）为空",
+                            ACTION_ROW_REJECTED)
+                    drop |= missing
     df["_key"] = keys
     # Rows are selected once, at the end (a million-row frame costs ~0.4 s per selection): the checks
     # and the duplicate test look only at the rows still alive and report only those.
@@ -167,26 +181,6 @@ def validate_table(raw: pd.DataFrame, table_name: str, ctx: ValidationContext, *
         df = df[alive]
     df = df.drop(columns="_key").reset_index(drop=True)
     return df, rej
-
-
-def _take_column(df: pd.DataFrame, col: Column, values: pd.Series, bad: pd.Series, reason: object,
-                 source: pd.Series, keys: pd.Series, drop: np.ndarray, rej: Rejections, table: Table) -> None:
-    """Put one converted column into `df` and record its problems; rows to reject are set in `drop`."""
-    df[col.name] = values
-    if bad.any():
-        reject_row = col.required or col.dtype in ("enum", "category")
-        action = ACTION_ROW_REJECTED if reject_row else ACTION_VALUE_CLEARED
-        shown = None if col.personal else source[bad]
-        rej.add(table.name, keys[bad], col.name, reason[bad] if isinstance(reason, pd.Series)
-                else reason, action, shown)
-        if reject_row:
-            drop |= bad.to_numpy()
-    if col.required:
-        missing = df[col.name].isna().to_numpy() & ~drop
-        if missing.any():
-            rej.add(table.name, keys[missing], col.name, f"必需字段 {col.name}（{col.label}）为空",
-                    ACTION_ROW_REJECTED)
-            drop |= missing
 
 
 def _row_keys(raw: pd.DataFrame, table: Table) -> pd.Series:
