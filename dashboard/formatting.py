@@ -65,7 +65,7 @@ def rate_help(name: str, num: float, den: float, *, lang: str = "zh", period: st
               shown: str | None = None) -> str:
     """Hover text of a rate KPI: value with numerator/denominator, and what each counts (SPEC §7).
 
-    `shown` replaces the value and its numerator/denominator (a suppressed rate: "<5")."""
+    `shown` replaces the value and its numerator/denominator (a suppressed rate: "样本<5")."""
     metric = METRICS[name]
     if shown is not None:
         value = shown

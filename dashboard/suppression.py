@@ -1,8 +1,8 @@
 """Small-count suppression (SPEC §9): aggregates below a threshold shown as "<5" to roles without point access.
 
 The views (`dashboard/views.py`) suppress what they return for such viewers: each count 0 < n < threshold
-becomes the text "<5", each rate computed from such a count becomes "<5" too (2/3 = 66.7% tells both
-counts), zeros and larger counts stay numbers. Viewers with point access get numbers only.
+becomes the text "<5", each rate computed from such a count becomes "样本<5" / "n<5" (2/3 = 66.7% tells
+both counts), zeros and larger counts stay numbers. Viewers with point access get numbers only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 
 from dashboard.formatting import fmt_count
 from dashboard.texts import t
+from dashboard.viewer import LANGS
 
 
 def suppressed_text(threshold: int) -> str:
@@ -123,16 +124,17 @@ def as_numbers(values: pd.Series) -> pd.Series:
 
 
 def holds_suppressed(value: Any, threshold: int) -> bool:
-    """Whether a view's result (a frame, series, dataclass, list, dict or text, nested) shows a suppressed count."""
-    label = suppressed_text(threshold)
+    """Whether a view's result (a frame, series, dataclass, list, dict or text, nested) shows a suppressed count
+    or a rate suppressed with it."""
+    labels = [suppressed_text(threshold), *(suppressed_rate_text(threshold, lang) for lang in LANGS)]
     if isinstance(value, str):
-        return value == label
+        return value in labels
     if isinstance(value, pd.DataFrame):
         return any(holds_suppressed(value[c], threshold) for c in value.columns)
     if isinstance(value, pd.Series):
         if pd.api.types.is_numeric_dtype(value) or pd.api.types.is_datetime64_any_dtype(value):
             return False
-        return bool((value.astype("object") == label).any())
+        return bool(value.astype("object").isin(labels).any())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return any(holds_suppressed(getattr(value, f.name), threshold) for f in dataclasses.fields(value))
     if isinstance(value, Mapping):

@@ -201,6 +201,7 @@ def test_suppress_frame_hides_counts_and_the_rates_made_of_them() -> None:
     assert frame["red"].dtype == "int64" and suppress_frame(frame, None, counts=["red"]) is frame  # never mutated
     assert list(order_key(out["red"], 5)) == [0, 2.5, 7, 12, 0]  # suppressed counts tie
     assert holds_suppressed([{"x": (out,)}], 5) and not holds_suppressed(frame, 5)
+    assert holds_suppressed(pd.DataFrame({"rate": [0.5, RATE_HIDDEN]}), 5)  # a rate alone tells the page too
 
 
 def test_formatting_passes_suppressed_text_through() -> None:
