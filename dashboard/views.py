@@ -17,7 +17,7 @@ No streamlit here (the UI glue, caching and widgets are in `dashboard/ui.py`). T
 Small counts (SPEC §9): for a viewer without point access (`suppression.threshold_for`) the views that
 count cases — `kpis`, `trend`, `categories`, `map_data`, `leader_summary`, `leader_board`,
 `supervision_summary`, `supervision_board`, `light_board`, `rate_ranking` — return each count
-0 < n < threshold as the text "<5", and each rate computed from such a count as "<5" too; zeros and larger
+0 < n < threshold as the text "<5", and each rate computed from such a count as "样本<5"; zeros and larger
 counts stay numbers, and viewers with point access get numbers only. `exact=True` (reports, which
 suppress their own tables) skips this; `ui.cached_view` passes no keywords, so pages cannot.
 
@@ -31,7 +31,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -514,7 +514,8 @@ def unit_days(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, st
 class Kpi:
     """One KPI tile: `value` is display text, `raw` the number behind it, `help` the hover text.
 
-    A suppressed count or rate (SPEC §9) has `value` "<5", no `raw` and no `delta` (both would tell it)."""
+    A suppressed count (SPEC §9) has `value` "<5", a rate from one "样本<5"; neither has `raw` or `delta`
+    (both would tell it)."""
 
     key: str
     label: str
@@ -540,7 +541,7 @@ def _count_kpi(key: str, value: float, help_text: str, *, lang: str, threshold: 
 
 def _rate_kpi(key: str, name: str, num: float, den: float, *, lang: str, threshold: int | None,
               period: str = "") -> Kpi:
-    """A rate tile (num ÷ den; numerator and denominator in the help); "<5" when either count is suppressed."""
+    """A rate tile (num ÷ den; numerator and denominator in the help); "样本<5" when either count is suppressed."""
     if threshold is not None and is_small(num, den, threshold=threshold):
         hidden = suppressed_rate_text(threshold, lang)
         return Kpi(key, t(key, lang), hidden, rate_help(name, num, den, lang=lang, period=period, shown=hidden))
@@ -589,8 +590,7 @@ def kpis(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters) -
     def number(value: float) -> str:
         return count_text(value, threshold, lang)
 
-    def count(key: str, value: float, help_text: str, **kw: Any) -> Kpi:
-        return _count_kpi(key, value, help_text, lang=lang, threshold=threshold, **kw)
+    count = partial(_count_kpi, lang=lang, threshold=threshold)
 
     # a change against a suppressed count would tell it
     today_delta = None if is_small(now["received"], same_time, threshold=threshold) else \
@@ -633,7 +633,7 @@ def trend(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Unit, days: 
 def categories(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Filters, top: int = 8, *,
                exact: bool = False) -> pd.DataFrame:
     """Cases received in the period by category, largest first; the rest summed as one row: category, cases,
-    share (0..1). Suppressed counts and their shares are "<5" unless `exact`."""
+    share (0..1). Suppressed counts are "<5" and their shares "样本<5" unless `exact`."""
     today = snapshot_today(snap, settings)
     cases = scoped_cases(viewer, snap, ["category"], unit=filters.unit, received=filters.period.dates(today),
                          timezone=settings.timezone)
@@ -906,11 +906,9 @@ def leader_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit: Uni
     names = leaders.set_index(leaders["leader_id"].astype("str"))["name"].astype("str")
     per = frame.groupby("leader_id").agg(cases=("done", "size"), resolved=("done", "sum"), overdue=("overdue", "sum"))
     threshold = threshold_for(viewer, settings)
-    if threshold is None:
-        per = per.sort_values(["cases", "overdue"], ascending=False, kind="stable").head(top)
-    else:  # suppressed counts tie (then leader_id): ranked by their counts, they would tell them apart
-        per = per.assign(_c=order_key(per["cases"], threshold), _o=order_key(per["overdue"], threshold)).sort_values(
-            ["_c", "_o"], ascending=False, kind="stable").head(top).drop(columns=["_c", "_o"])
+    # suppressed counts tie (then leader_id): ranked by their counts, they would tell them apart
+    per = per.assign(_c=order_key(per["cases"], threshold), _o=order_key(per["overdue"], threshold)).sort_values(
+        ["_c", "_o"], ascending=False, kind="stable").head(top).drop(columns=["_c", "_o"])
     lang = viewer.lang
     per["leader"] = [names.get(i, i) for i in per.index]
     per["pending"] = per["cases"] - per["resolved"] - per["overdue"]
@@ -965,8 +963,8 @@ def supervision_summary(viewer: Viewer, snap: Snapshot, settings: Settings, unit
 
 @dataclass(frozen=True)
 class LightBoard:
-    """Lights now per unit one level below `unit` (a grid worker's county view: their grids); counts and
-    red_share are "<5" where suppressed (SPEC §9)."""
+    """Lights now per unit one level below `unit` (a grid worker's county view: their grids); counts are "<5"
+    where suppressed and red_share then "样本<5" (SPEC §9)."""
 
     unit_type: str       # township | community | grid: the type of the rows
     rows: pd.DataFrame   # unit_id, name, red, yellow, green, open, red_share, red_7d_ago; most red first
@@ -1131,8 +1129,8 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     """领导包案 of the cases in the filters' unit as of the snapshot; "new" / "resolved_new" count 包案
     assigned / resolved in the filters' period. 化解率 = resolved ÷ 包案 (DOMAIN.md §Metrics).
 
-    Unless `exact`, counts of 包案 and of the 包抓 townships' cases, and the rates computed from them, are "<5"
-    where suppressed (leaders and people, counts of leaders, are not)."""
+    Unless `exact`, counts of 包案 and of the 包抓 townships' cases are "<5" where suppressed and the rates
+    computed from them "样本<5" (leaders and people, counts of leaders, are not)."""
     lang, tz, unit = viewer.lang, settings.timezone, filters.unit
     threshold = None if exact else threshold_for(viewer, settings)
     today = snapshot_today(snap, settings)
@@ -1253,8 +1251,7 @@ def leader_board(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     pl = period_label(filters.period, today, lang)
     n_leaders = int(frame["leader_id"].nunique())
 
-    def count(key: str, value: float, help_text: str, **kw: Any) -> Kpi:
-        return _count_kpi(key, value, help_text, lang=lang, threshold=threshold, **kw)
+    count = partial(_count_kpi, lang=lang, threshold=threshold)
 
     kpis = [
         Kpi("stat_leaders", t("stat_leaders", lang), fmt_count(n_leaders, lang), t("ld_kpi_leaders_help", lang),
@@ -1380,8 +1377,7 @@ def supervision_board(viewer: Viewer, snap: Snapshot, settings: Settings, filter
                       ignore_index=True)
     pl = period_label(filters.period, today, lang)
 
-    def count(key: str, value: float, help_text: str, **kw: Any) -> Kpi:
-        return _count_kpi(key, value, help_text, lang=lang, threshold=threshold, **kw)
+    count = partial(_count_kpi, lang=lang, threshold=threshold)
 
     kpis = [
         count("sv_kpi_total", total["total"], t("sv_kpi_total_help", lang)),
@@ -1465,7 +1461,7 @@ class RateRanking:
     unit_type: str
     by: str
     rows: pd.DataFrame  # rank, unit_id, name, received, and per rate r of THREE_RATES: r, r_num, r_den, r_text,
-    #                     r_label ("<5" where suppressed, SPEC §9)
+    #                     r_label ("<5" / "样本<5" where suppressed, SPEC §9)
     period: str
 
 
@@ -1475,7 +1471,7 @@ def rate_ranking(viewer: Viewer, snap: Snapshot, settings: Settings, filters: Fi
     their grids) over the filters' period, ranked by `by` (highest first; units without a denominator last,
     unranked). Sums of metrics.parquet day rows, so a township's figures equal its KPIs on the command screen.
 
-    Unless `exact`, suppressed counts and the rates computed from them are "<5", and a unit whose `by` rate
+    Unless `exact`, suppressed counts are "<5" and the rates computed from them "样本<5", and a unit whose `by` rate
     is suppressed is unranked and listed last (its place would tell the rate)."""
     lang = viewer.lang
     by = by if by in THREE_RATES else THREE_RATES[0]
@@ -1509,7 +1505,8 @@ __all__ = [
     "LightBoard", "Listing", "MAP_LEVELS", "MEASURES", "MapData", "RateRanking", "SupervisionBoard",
     "SupervisionSummary", "THREE_RATES", "UnitOptions", "as_of", "categories", "earliest_day", "has_table", "kpis",
     "leader_board", "leader_cases_list", "leader_summary", "light_board", "map_data", "period_label", "rate_ranking",
-    "accusation_list", "read_table", "restricted_texts", "scoped_alerts", "scoped_cases", "scoped_grid_stats", "scoped_grids",
+    "accusation_list", "read_table", "restricted_texts", "scoped_alerts", "scoped_cases", "scoped_grid_stats",
+    "scoped_grids",
     "scoped_inspections", "scoped_leader_cases", "scoped_metrics", "scoped_supervisions", "snapshot_today",
     "supervision_board", "supervision_orders", "supervision_summary", "top_alerts", "trend", "unit_days",
     "unit_known", "unit_label", "unit_options", "unit_table",
