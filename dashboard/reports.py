@@ -6,9 +6,9 @@ week / month rows of metrics.parquet (a quarter: its three months; a custom peri
 command screen sums), breakdowns come from `views.categories`, `rate_ranking`, `light_board`,
 `leader_board`, `supervision_board`, and alerts / hot spots from the scoped readers. A grid worker's
 report holds only their grids. For roles without point access every count of cases, 包案 or 督办 below the
-small-count threshold — headline figures, sentences and every count table — and the rates, changes and
-ranks computed from one are "<5" (`dashboard.suppression`, as on the pages; the views are called with
-`exact=True`, since the report compares periods before it suppresses). `write_docx` and
+small-count threshold — headline figures, sentences and every count table — is "<5", the rates and changes
+computed from one "样本<5", and such a rank is left empty (`dashboard.suppression`, as on the pages; the
+views are called with `exact=True`, since the report compares periods before it suppresses). `write_docx` and
 `write_xlsx` turn the model into files; `audit_export` writes the audit-log row every export needs (SPEC §9).
 
 Typography of the DOCX (GB/T 9704 style): East Asian font names are written to `w:eastAsia`
@@ -378,12 +378,6 @@ def _change_phrase(cur: float | str, prev: float | str, prev_name: str, lang: st
     return t(key, lang).format(pct=f"{abs(100 * (cur - prev) / prev):.1f}%", prev=prev_name, n=fmt_count(prev, lang))
 
 
-def _small(value: float, threshold: int | None, lang: str) -> str:
-    if threshold and 0 < value < threshold:
-        return f"<{threshold}"
-    return fmt_count(value, lang)
-
-
 def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: ReportRequest) -> Report:
     """The report of `request` for `viewer` from `snap` (see the module docstring)."""
     from dashboard.appdb import STATES
@@ -690,12 +684,12 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
     if len(top):
         # a share or a change computed from a suppressed count would tell it (as in the categories table)
         parts = [t("rp_s_cat_item", lang).format(
-            name=c, n=_small(n, threshold, lang),
+            name=c, n=count_text(n, threshold, lang),
             share=suppressed_rate_text(threshold, lang) if is_small(n, threshold=threshold) else f"{100 * sh:.1f}%")
             for c, n, sh in zip(top["category"], top["cases"], top["share"], strict=True)]
         rise = cat_raw.sort_values(["change", "cases"], ascending=False, kind="stable").iloc[0]
         tail = t("rp_s_cat_rise", lang).format(prev=prev, name=rise["category"],
-                                               n=_small(rise["change"], threshold, lang)) \
+                                               n=count_text(rise["change"], threshold, lang)) \
             if rise["change"] > 0 and not is_small(rise["change"], rise["cases"], rise["previous"],
                                                    threshold=threshold) else ""
         s.append(t("rp_s_categories", lang).format(items=t("list_sep", lang).join(parts)) + tail
@@ -705,8 +699,8 @@ def build_report(viewer: Viewer, snap: Snapshot, settings: Settings, request: Re
         red = unit_raw.assign(_k=order_key(unit_raw["red"], threshold)).sort_values(
             ["_k", "name"], ascending=[False, True], kind="stable").iloc[0]
         s.append(t("rp_s_units", lang).format(unit=child_name, name=most["name"],
-                                              n=_small(most["received"], threshold, lang), red_name=red["name"],
-                                              red=_small(red["red"], threshold, lang)))
+                                              n=count_text(most["received"], threshold, lang), red_name=red["name"],
+                                              red=count_text(red["red"], threshold, lang)))
     s.append(t("rp_s_alerts", lang).format(this=this, n=fmt_count(n_alerts, lang),
                                            red=fmt_count(int(level_counts.get("red", 0)), lang),
                                            orange=fmt_count(int(level_counts.get("orange", 0)), lang),
