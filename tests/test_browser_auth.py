@@ -32,7 +32,7 @@ import pytest
 
 import browser
 from browser import is_local, streamlit_server
-from view_fixtures import add_alerts, build_view_site
+from view_fixtures import build_view_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Request
@@ -358,28 +358,20 @@ class XssSite:
 def build_xss_site(root: Path) -> Path:
     """build_view_site's demo site, but with the payload written into the source databases before the
     refresh: every case's summary and subcategory, every grid's and every leader's name (numbered)."""
-    from dashboard.demo_data import CASE_DB_NAME, GRID_DB_NAME, build_demo
-    from dashboard.pipeline import refresh
-    from dashboard.settings import load_settings
+    from dashboard.demo_data import CASE_DB_NAME, GRID_DB_NAME
 
-    build_demo(root / "demo", cases=3000, grids=80, seed=11)
-    with contextlib.closing(sqlite3.connect(root / "demo" / GRID_DB_NAME)) as db, db:
-        grids = [g for (g,) in db.execute("SELECT grid_id FROM grids ORDER BY grid_id")]
-        db.executemany("UPDATE grids SET name = ? WHERE grid_id = ?", [(f"{XSS}{i}", g) for i, g in enumerate(grids)])
-    with contextlib.closing(sqlite3.connect(root / "demo" / CASE_DB_NAME)) as db, db:
-        db.execute("UPDATE cases SET summary = ?, subcategory = ?", (XSS, XSS))
-        leaders = [lid for (lid,) in db.execute("SELECT leader_id FROM leaders ORDER BY leader_id")]
-        db.executemany("UPDATE leaders SET name = ? WHERE leader_id = ?",
-                       [(f"{XSS}{i}", lid) for i, lid in enumerate(leaders)])
-    cfg = root / "gridwatch.toml"
-    cfg.write_text('data_dir = "data"\n[demo]\nenabled = true\n[refresh]\nin_app_scheduler = false\n'
-                   '[sources.grid]\nurl = "sqlite:///demo/grid.sqlite"\n'
-                   '[sources.case]\nurl = "sqlite:///demo/case.sqlite"\n', encoding="utf-8")
-    settings = load_settings(cfg)
-    snap = refresh(settings)
-    if not snap.file("alerts.parquet").exists():
-        add_alerts(settings, snap)
-    return cfg
+    def plant(demo: Path) -> None:
+        with contextlib.closing(sqlite3.connect(demo / GRID_DB_NAME)) as db, db:
+            grids = [g for (g,) in db.execute("SELECT grid_id FROM grids ORDER BY grid_id")]
+            db.executemany("UPDATE grids SET name = ? WHERE grid_id = ?",
+                           [(f"{XSS}{i}", g) for i, g in enumerate(grids)])
+        with contextlib.closing(sqlite3.connect(demo / CASE_DB_NAME)) as db, db:
+            db.execute("UPDATE cases SET summary = ?, subcategory = ?", (XSS, XSS))
+            leaders = [lid for (lid,) in db.execute("SELECT leader_id FROM leaders ORDER BY leader_id")]
+            db.executemany("UPDATE leaders SET name = ? WHERE leader_id = ?",
+                           [(f"{XSS}{i}", lid) for i, lid in enumerate(leaders)])
+
+    return build_view_site(root, edit_sources=plant)
 
 
 @pytest.fixture(scope="module")

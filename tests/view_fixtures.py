@@ -8,6 +8,7 @@ tested with alerts; `drop_optional_tables` takes them out again to test older sn
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +23,13 @@ from dashboard.settings import Settings, load_settings
 OPTIONAL_TABLES = ("alerts", "grid_stats")
 
 
-def build_view_site(root: Path, *, cases: int = 3000, grids: int = 80, seed: int = 11) -> Path:
-    """Build the site under `root`; returns the path of its gridwatch.toml."""
+def build_view_site(root: Path, *, cases: int = 3000, grids: int = 80, seed: int = 11,
+                    edit_sources: Callable[[Path], None] | None = None) -> Path:
+    """Build the site under `root`; returns the path of its gridwatch.toml. `edit_sources` gets the demo
+    folder (grid and case databases) before the refresh, to plant data of a test."""
     build_demo(root / "demo", cases=cases, grids=grids, seed=seed)
+    if edit_sources is not None:
+        edit_sources(root / "demo")
     cfg = root / "gridwatch.toml"
     cfg.write_text('data_dir = "data"\n[demo]\nenabled = true\n[refresh]\nin_app_scheduler = false\n'
                    '[sources.grid]\nurl = "sqlite:///demo/grid.sqlite"\n'
