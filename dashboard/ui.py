@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import filters as flt
-from dashboard import appdb, auth, palette, scheduler, snapshots, views
+from dashboard import appdb, auth, maplayers, palette, scheduler, snapshots, views
 from dashboard.formatting import fmt_count
 from dashboard.settings import Settings, load_settings
 from dashboard.suppression import holds_suppressed, is_suppressed, threshold_for
@@ -575,6 +575,24 @@ def suppression_note(ctx: PageContext, *shown: Any) -> str | None:
     if threshold is None or not holds_suppressed(shown, threshold):
         return None
     return t("rp_note_suppressed", ctx.lang).format(n=threshold)
+
+
+CHART_FONT = maplayers.CJK_FONTS  # chart text: the fonts the map labels use
+TABLE_ROW_PX = 35
+RED_TEXT = f"color: {palette.light_hex('red')}; font-weight: 600"  # overdue and red-light counts in tables
+
+
+def table_height(rows: int, *, most: int = 15) -> int:
+    """Pixel height of an st.dataframe showing `rows` rows, at most `most` before it scrolls."""
+    return TABLE_ROW_PX * (min(rows, most) + 1) + 3
+
+
+
+def red_when_positive(value: object) -> str:
+    """Table style: red for a positive count, also in a column of texts that suppressed counts made
+    (`text_cells`: "<5", "12")."""
+    positive = value > 0 if isinstance(value, (int, float)) else isinstance(value, str) and value not in ("", "0")
+    return RED_TEXT if positive else ""
 
 
 def text_cells(table: pd.DataFrame, lang: str) -> pd.DataFrame:

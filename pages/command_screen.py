@@ -23,7 +23,6 @@ from dashboard.texts import t
 
 REFRESH_S = 30
 MAP_HEIGHT = 455
-CHART_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
 MEASURE_KEYS = {"cases": "measure_cases", "open": "measure_open", "red": "measure_red", "rate": "measure_rate"}
 VIEWS_KEY = "cmd_views"  # session_state: map view state per unit and 2-D/3-D, kept across reruns
 WEEKDAYS = "一二三四五六日"
@@ -227,7 +226,7 @@ def map_panel(ctx: ui.PageContext) -> views.MapData:
 
 def _chart(chart: alt.Chart, height: int) -> alt.Chart:
     return (chart.properties(height=height, background="transparent")
-            .configure_axis(labelFont=CHART_FONT, titleFont=CHART_FONT, labelColor=palette.MUTED, title=None,
+            .configure_axis(labelFont=ui.CHART_FONT, titleFont=ui.CHART_FONT, labelColor=palette.MUTED, title=None,
                             gridColor=palette.PANEL_EDGE, domainColor=palette.PANEL_EDGE, labelFontSize=12)
             .configure_view(strokeWidth=0))
 
@@ -270,7 +269,7 @@ def categories_panel(ctx: ui.PageContext) -> pd.DataFrame:
     rest = t("other_categories", lang)
     bars = base.mark_bar(cornerRadiusEnd=2).encode(color=alt.condition(
         alt.datum.category == rest, alt.value(palette.MUTED), alt.value(palette.SERIES["received"])))
-    text = base.mark_text(align="left", dx=4, color=palette.TEXT, font=CHART_FONT).encode(x="at:Q", text="shown:N")
+    text = base.mark_text(align="left", dx=4, color=palette.TEXT, font=ui.CHART_FONT).encode(x="at:Q", text="shown:N")
     st.altair_chart(_chart(bars + text, 215), width="stretch", key="cmd-categories")
     return data
 
@@ -293,7 +292,8 @@ def leaders_panel(ctx: ui.PageContext) -> views.LeaderSummary:
     with numbers:
         stats([(t("stat_leaders", lang), fmt_count(s.leaders, lang), t("unit_people", lang), ""),
                (t("stat_cases", lang), fmt_count(s.cases, lang), t("unit_cases", lang), ""),
-               (t("stat_resolved", lang), fmt_count(s.resolved, lang), fmt_rate(s.resolved, s.cases, lang=lang), "green"),
+               (t("stat_resolved", lang), fmt_count(s.resolved, lang), fmt_rate(s.resolved, s.cases, lang=lang),
+                "green"),
                (t("stat_overdue", lang), fmt_count(s.overdue, lang), t("unit_cases", lang), "red")])
     if s.per_leader.empty:
         return s
@@ -342,7 +342,7 @@ def supervision_panel(ctx: ui.PageContext) -> views.SupervisionSummary:
                     axis=alt.Axis(labelLimit=120, labelOverlap=False)),
             x=alt.X("red:Q", axis=None, scale=alt.Scale(domainMax=float(top) * 1.25 if top > 0 else 1)))
         bars = base.mark_bar(color=palette.light_hex("red"), cornerRadiusEnd=2)
-        text = base.mark_text(align="left", dx=4, color=palette.TEXT, font=CHART_FONT, fontSize=12).encode(
+        text = base.mark_text(align="left", dx=4, color=palette.TEXT, font=ui.CHART_FONT, fontSize=12).encode(
             x="at:Q", text="label:N")
         st.altair_chart(_chart(bars + text, 150), width="stretch", key="cmd-red")
     return s

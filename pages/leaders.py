@@ -17,19 +17,6 @@ from dashboard import palette, ui, views
 from dashboard.suppression import as_numbers
 from dashboard.texts import t
 
-CHART_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
-TABLE_ROW_PX = 35
-
-
-def table_height(rows: int, *, most: int = 15) -> int:
-    return TABLE_ROW_PX * (min(rows, most) + 1) + 3
-
-
-def red_when_positive(value: object) -> str:
-    """Red for a positive count, also in a column of texts that suppressed counts made (ui.text_cells: "<5", "12")."""
-    positive = value > 0 if isinstance(value, (int, float)) else isinstance(value, str) and value not in ("", "0")
-    return f"color: {palette.light_hex('red')}; font-weight: 600" if positive else ""
-
 
 def rate_definition(name: str, lang: str) -> str:
     """Column help of a rate: what its numerator and denominator count (SPEC §7)."""
@@ -76,8 +63,8 @@ def leaders_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
         c["resolved_new"]: ui.count_column(
             f["resolved_new"], c["resolved_new"], help=t("ld_kpi_resolved_new_help", lang).format(period=board.period)),
     }
-    st.dataframe(table.style.map(red_when_positive, subset=[c["overdue"]]), hide_index=True, width="stretch",
-                 column_config=config, height=table_height(len(table)), key="ld-leaders")
+    st.dataframe(table.style.map(ui.red_when_positive, subset=[c["overdue"]]), hide_index=True, width="stretch",
+                 column_config=config, height=ui.table_height(len(table)), key="ld-leaders")
 
 
 def levels_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
@@ -94,7 +81,7 @@ def levels_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
                           cols["resolved_new"]: f["resolved_new"]})
     table = ui.text_cells(table, lang)
     left, right = st.columns([0.62, 0.38], gap="medium")
-    left.dataframe(table.style.map(red_when_positive, subset=[cols["overdue"]]), hide_index=True, width="stretch",
+    left.dataframe(table.style.map(ui.red_when_positive, subset=[cols["overdue"]]), hide_index=True, width="stretch",
                    key="ld-levels", column_config={
                        rate: st.column_config.TextColumn(rate, help=rate_definition("resolution", lang)),
                        cols["people"]: st.column_config.NumberColumn(cols["people"],
@@ -120,7 +107,7 @@ def levels_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
                    for colour, label in zip(colours, order, strict=True))
     right.html(f'<div style="font-size:0.8rem;color:{palette.MUTED}">{keys}</div>')
     right.altair_chart(chart.properties(height=140, background="transparent")
-                       .configure_axis(labelFont=CHART_FONT, labelColor=palette.MUTED, gridColor=palette.PANEL_EDGE)
+                       .configure_axis(labelFont=ui.CHART_FONT, labelColor=palette.MUTED, gridColor=palette.PANEL_EDGE)
                        .configure_view(strokeWidth=0), width="stretch", key="ld-levels-chart")
 
 
@@ -145,8 +132,8 @@ def areas_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
     config = {rates[r]: st.column_config.TextColumn(rates[r], help=f"{rate_definition(r, lang)}  \n{period_note}")
               for r in views.THREE_RATES}
     config[cols["received"]] = ui.count_column(f["received"], cols["received"], help=period_note)
-    st.dataframe(table.style.map(red_when_positive, subset=[cols["red"], cols["lc_overdue"]]), hide_index=True,
-                 width="stretch", column_config=config, height=table_height(len(table)), key="ld-areas")
+    st.dataframe(table.style.map(ui.red_when_positive, subset=[cols["red"], cols["lc_overdue"]]), hide_index=True,
+                 width="stretch", column_config=config, height=ui.table_height(len(table)), key="ld-areas")
 
 
 def cases_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
@@ -174,7 +161,7 @@ def cases_panel(ctx: ui.PageContext, board: views.LeaderBoard) -> None:
     overdue = f["overdue"].to_numpy()
     styled = table.style.apply(lambda col: [f"color: {palette.light_hex('red')}; font-weight: 600" if o else ""
                                             for o in overdue], subset=[c["state"]])
-    st.dataframe(styled, hide_index=True, width="stretch", height=table_height(len(table), most=12), key="ld-cases",
+    st.dataframe(styled, hide_index=True, width="stretch", height=ui.table_height(len(table), most=12), key="ld-cases",
                  column_config={c["days_open"]: st.column_config.NumberColumn(c["days_open"],
                                                                              help=t("ld_col_days_open_help", lang))})
     if listing.total > len(f):

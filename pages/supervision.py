@@ -17,20 +17,6 @@ from dashboard.suppression import as_numbers, is_suppressed
 from dashboard.texts import t
 from loaders.enums import TIER
 
-CHART_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
-TABLE_ROW_PX = 35
-RED_TEXT = f"color: {palette.light_hex('red')}; font-weight: 600"
-
-
-def table_height(rows: int, *, most: int = 15) -> int:
-    return TABLE_ROW_PX * (min(rows, most) + 1) + 3
-
-
-def red_when_positive(value: object) -> str:
-    """Red for a positive count, also in a column of texts that suppressed counts made (ui.text_cells: "<5", "12")."""
-    positive = value > 0 if isinstance(value, (int, float)) else isinstance(value, str) and value not in ("", "0")
-    return RED_TEXT if positive else ""
-
 
 def ui_index(options: list[str], key: str) -> int:
     """The remembered choice of a selectbox whose options follow the data (filters), else the first option."""
@@ -40,9 +26,9 @@ def ui_index(options: list[str], key: str) -> int:
 
 def styled_chart(chart: alt.Chart, height: int) -> alt.Chart:
     return (chart.properties(height=height, background="transparent")
-            .configure_axis(labelFont=CHART_FONT, titleFont=CHART_FONT, labelColor=palette.MUTED, title=None,
+            .configure_axis(labelFont=ui.CHART_FONT, titleFont=ui.CHART_FONT, labelColor=palette.MUTED, title=None,
                             gridColor=palette.PANEL_EDGE, domainColor=palette.PANEL_EDGE, labelLimit=140)
-            .configure_legend(labelFont=CHART_FONT, labelColor=palette.MUTED, title=None, orient="bottom")
+            .configure_legend(labelFont=ui.CHART_FONT, labelColor=palette.MUTED, title=None, orient="bottom")
             .configure_view(strokeWidth=0))
 
 
@@ -67,7 +53,7 @@ def tiers_panel(ctx: ui.PageContext, board: views.SupervisionBoard) -> None:
                           c["closed"]: f["closed"], c["total"]: f["total"], c["open"]: f["open"],
                           c["overdue"]: f["overdue"], c["reminders"]: f["reminders"], c["new"]: f["new"]})
     table = ui.text_cells(table, lang)
-    st.dataframe(table.style.map(red_when_positive, subset=[c["overdue"]]), hide_index=True, width="stretch",
+    st.dataframe(table.style.map(ui.red_when_positive, subset=[c["overdue"]]), hide_index=True, width="stretch",
                  key="sv-tiers", column_config={
                      c["overdue"]: ui.count_column(f["overdue"], c["overdue"], help=t("sv_kpi_overdue_help", lang)),
                      c["reminders"]: ui.count_column(f["reminders"], c["reminders"],
@@ -95,8 +81,8 @@ def orders_panel(ctx: ui.PageContext) -> None:
                           c["issued_at"]: f["issued"], c["due"]: f["due"], c["state"]: f["state"],
                           c["deadline"]: f["deadline"], c["reminders"]: f["reminders"]})
     overdue = f["overdue"].to_numpy()
-    styled = table.style.apply(lambda col: [RED_TEXT if o else "" for o in overdue], subset=[c["deadline"]])
-    st.dataframe(styled, hide_index=True, width="stretch", height=table_height(len(table), most=12), key="sv-orders")
+    styled = table.style.apply(lambda col: [ui.RED_TEXT if o else "" for o in overdue], subset=[c["deadline"]])
+    st.dataframe(styled, hide_index=True, width="stretch", height=ui.table_height(len(table), most=12), key="sv-orders")
     if listing.total > len(f):
         st.caption(t("sv_orders_more", lang).format(n=listing.total - len(f)))
 
@@ -156,8 +142,8 @@ def lights_panel(ctx: ui.PageContext) -> list[views.LightBoard]:
     if rows["red_7d_ago"].notna().any():
         table[c["red_7d_ago"]] = rows["red_7d_ago"]
     table = ui.text_cells(table, lang)
-    right.dataframe(table.style.map(red_when_positive, subset=[c["red"]]), hide_index=True, width="stretch",
-                    height=table_height(len(table), most=12), key="sv-lights",
+    right.dataframe(table.style.map(ui.red_when_positive, subset=[c["red"]]), hide_index=True, width="stretch",
+                    height=ui.table_height(len(table), most=12), key="sv-lights",
                     column_config={c["red_share"]: share_config})
     if board.unplaced:
         right.caption(t("sv_unplaced", lang).format(n=board.unplaced))
@@ -194,7 +180,7 @@ def ranking_panel(ctx: ui.PageContext) -> views.RateRanking:
             tooltip=[alt.Tooltip("name:N", title=kind),
                      *(alt.Tooltip(f"{rates[r]}:N", title=rates[r]) for r in views.THREE_RATES)])
         bars = base.mark_bar(color=palette.SERIES["received"], cornerRadiusEnd=2)
-        text = base.mark_text(align="right", dx=-4, color=palette.TEXT, font=CHART_FONT).encode(text="shown:N")
+        text = base.mark_text(align="right", dx=-4, color=palette.TEXT, font=ui.CHART_FONT).encode(text="shown:N")
         left.altair_chart(styled_chart(bars + text, max(160, 24 * len(data) + 40)), width="stretch",
                           key="sv-ranking-chart")
     c = {k: t(f"sv_col_{k}", lang) for k in ("rank", "unit", "received", "num_den")}
@@ -209,7 +195,7 @@ def ranking_panel(ctx: ui.PageContext) -> views.RateRanking:
                            for pair in zip(f[f"{r}_num"], f[f"{r}_den"], strict=True)]
         config[detail] = st.column_config.TextColumn(detail, help=t("sv_col_num_den_help", lang))
     right.dataframe(ui.text_cells(pd.DataFrame(columns), lang), hide_index=True, width="stretch",
-                    column_config=config, height=table_height(len(f)), key="sv-ranking")  # type: ignore[arg-type]
+                    column_config=config, height=ui.table_height(len(f)), key="sv-ranking")  # type: ignore[arg-type]
     return ranking
 
 
